@@ -1,0 +1,50 @@
+// iotwall: a self-learning, default-deny firewall for IoT microservices.
+// This file only dispatches to the subcommands in daemon/cmd_*.cc.
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "daemon/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+constexpr Command kCommands[] = {
+    {"sim", iotwall::cli::run_sim, "generate a labelled trace of a simulated IoT site"},
+    {"eval", iotwall::cli::run_eval, "replay a labelled trace through the detector and score it"},
+};
+
+void usage(std::FILE* f) {
+  std::fprintf(f, "usage: iotwall <command> [options]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(f, "  %-8s %s\n", c.name, c.summary);
+  std::fprintf(f, "\n'iotwall <command> --help' shows the options of a command.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  std::string_view name = argv[1];
+  if (name == "-h" || name == "--help" || name == "help") {
+    usage(stdout);
+    return 0;
+  }
+  if (name == "--version") {
+    std::printf("iotwall 0.1.0\n");
+    return 0;
+  }
+  for (const Command& c : kCommands) {
+    if (name == c.name) return c.run(argc - 1, argv + 1);
+  }
+  std::fprintf(stderr, "iotwall: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
