@@ -1,0 +1,61 @@
+# iotwall: the two commands a person needs are `make demo` and `make test`.
+# Every target installs what it needs first (`make deps`, idempotent).
+
+BUILD      ?= build
+TEST_BUILD ?= build-test
+JOBS       ?= $(shell nproc)
+DEMO_DIR   ?= $(BUILD)/demo
+
+# Debian 12 packages the build, the tests and the benchmarks need.
+PACKAGES := build-essential cmake ninja-build pkg-config \
+            libabsl-dev libboost-program-options-dev nlohmann-json3-dev \
+            catch2 libbenchmark-dev
+
+export DEBIAN_FRONTEND := noninteractive
+
+.PHONY: all deps build test bench demo format clean
+
+all: build
+
+# Installs only what is missing; runs `apt-get update` once, only then.
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja: | deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+$(TEST_BUILD)/build.ninja: | deps
+	cmake -S . -B $(TEST_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DIOTWALL_SANITIZE=ON -DIOTWALL_BENCH=OFF
+
+test: deps $(TEST_BUILD)/build.ninja
+	cmake --build $(TEST_BUILD) -j $(JOBS)
+	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	$(BUILD)/tests/bench/iotwall_bench
+
+# Until the inline firewall lands: simulate a site with attacks and replay it
+# through the detector, with an emulated site manager answering after 5 min.
+demo: build
+	@mkdir -p $(DEMO_DIR)
+	$(BUILD)/daemon/iotwall sim --rooms 12 --hours 24 --seed 7 --out $(DEMO_DIR)/site.csv
+	$(BUILD)/daemon/iotwall eval --trace $(DEMO_DIR)/site.csv --answer-after 300 \
+	  --progress --show-questions 8
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD)

@@ -1,0 +1,239 @@
+// iotwall eval: replays a labelled DS2OS-format trace through the detector
+// and prints the confusion matrix and rates (docs/evaluation.md).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "daemon/commands.h"
+#include "daemon/text_table.h"
+#include "model/evaluator.h"
+#include "model/reorder_buffer.h"
+#include "model/trace_reader.h"
+#include "model/wording.h"
+
+namespace po = boost::program_options;
+
+namespace iotwall::cli {
+namespace {
+
+struct EvalArgs {
+  std::string trace;
+  bool json = false;
+  double answer_after_s = -1;
+  double learning_phase_s = 15 * 60;
+  double edge_ttl_s = 3600;
+  double reorder_window_s = 60;
+  int show_questions = 0;
+  bool progress = false;
+};
+
+// A progress line on stderr: redrawn in place on a terminal, one line per
+// tenth of the input otherwise (CI logs).
+class Progress {
+ public:
+  Progress(bool on, const std::string& path) : on_(on), tty_(isatty(2) != 0) {
+    struct stat st;
+    if (on_ && path != "-" && ::stat(path.c_str(), &st) == 0) total_ = static_cast<uint64_t>(st.st_size);
+  }
+  void update(uint64_t bytes, const EvalReport& r, bool done = false) {
+    if (!on_ || total_ == 0) return;
+    const int pct = done ? 100 : static_cast<int>(bytes * 100 / total_);
+    if (pct == last_ || (!tty_ && pct / 10 == last_ / 10 && !done)) return;
+    last_ = pct;
+    std::fprintf(stderr, "%s%3d %%  %s rows  %5.1f h of trace  %s flagged  %llu questions%s",
+                 tty_ ? "\r" : "", pct, group(r.rows).c_str(), r.hours(),
+                 group(r.tp + r.fp + r.unlabeled_flagged).c_str(),
+                 static_cast<unsigned long long>(r.questions), tty_ && !done ? "" : "\n");
+  }
+
+ private:
+  bool on_, tty_;
+  uint64_t total_ = 0;
+  int last_ = -1;
+};
+
+void print_errors(const TraceReader& reader, const std::string& path) {
+  const TraceStats& st = reader.stats();
+  if (st.preamble) std::fprintf(stderr, "%s:1: neither a header nor a row; skipped\n", path.c_str());
+  for (const TraceError& e : reader.errors()) {
+    std::fprintf(stderr, "%s:%llu: malformed row: %s\n", path.c_str(),
+                 static_cast<unsigned long long>(e.line), e.message.c_str());
+  }
+  if (st.malformed > reader.errors().size()) {
+    std::fprintf(stderr, "%s: ... and %llu more malformed rows\n", path.c_str(),
+                 static_cast<unsigned long long>(st.malformed - reader.errors().size()));
+  }
+}
+
+nlohmann::json to_json(const EvalReport& r, const TraceStats& st, uint64_t late, double seconds) {
+  nlohmann::json per_label = nlohmann::json::object();
+  for (const auto& [label, c] : r.per_label) per_label[label] = {{"rows", c.rows}, {"flagged", c.flagged}};
+  return {
+      {"rows", r.rows},
+      {"tp", r.tp},
+      {"fp", r.fp},
+      {"tn", r.tn},
+      {"fn", r.fn},
+      {"unlabeled", r.unlabeled},
+      {"detection_rate", r.detection_rate()},
+      {"false_positive_rate", r.false_positive_rate()},
+      {"false_positive_rate_after_learning", r.false_positive_rate_after_learning()},
+      {"normal_after_learning", r.normal_after_learning},
+      {"accuracy", r.accuracy()},
+      {"precision", r.precision()},
+      {"per_label", per_label},
+      {"hours", r.hours()},
+      {"false_positives_per_hour", r.per_hour(r.fp)},
+      {"misses_per_hour", r.per_hour(r.fn)},
+      {"questions", r.questions},
+      {"questions_approved", r.questions_approved},
+      {"questions_denied", r.questions_denied},
+      {"questions_open", r.questions_open},
+      {"questions_per_day", r.questions_per_day()},
+      {"vertices", r.vertices},
+      {"edges", r.edges},
+      {"live_edges", r.live_edges},
+      {"malformed_rows", st.malformed},
+      {"late_rows", late},
+      {"seconds", seconds},
+      {"accesses_per_second", seconds > 0 ? static_cast<double>(r.rows) / seconds : 0.0},
+  };
+}
+
+void print_text(const EvalReport& r, const TraceStats& st, const std::string& path, double seconds,
+                const Evaluator& ev, const Interner& in, int show_questions) {
+  std::printf("trace       %s: %s rows, %s malformed, %.1f h of trace time\n", path.c_str(),
+              group(r.rows).c_str(), group(st.malformed).c_str(), r.hours());
+  std::printf("\n");
+  TextTable cm({"", "flagged", "passed", "total"});
+  cm.add({"anomalous", group(r.tp), group(r.fn), group(r.tp + r.fn)});
+  cm.add({"normal", group(r.fp), group(r.tn), group(r.fp + r.tn)});
+  if (r.unlabeled) cm.add({"unlabeled", group(r.unlabeled_flagged), group(r.unlabeled - r.unlabeled_flagged), group(r.unlabeled)});
+  cm.print(stdout);
+  std::printf("\n");
+  std::printf("detection rate        %s\n", percent(r.detection_rate()).c_str());
+  std::printf("false-positive rate   %s (%s after each service's learning phase)\n",
+              percent(r.false_positive_rate()).c_str(), percent(r.false_positive_rate_after_learning()).c_str());
+  std::printf("accuracy              %s\n", percent(r.accuracy()).c_str());
+  std::printf("precision             %s\n", percent(r.precision()).c_str());
+  std::printf("per hour              %.2f false positives, %.2f misses\n", r.per_hour(r.fp), r.per_hour(r.fn));
+  std::printf("\n");
+  TextTable pl({"label", "rows", "flagged", "rate"});
+  for (const auto& [label, c] : r.per_label) {
+    pl.add({label, group(c.rows), group(c.flagged),
+            percent(c.rows ? static_cast<double>(c.flagged) / static_cast<double>(c.rows) : 0)});
+  }
+  pl.print(stdout);
+  std::printf("\n");
+  std::printf("questions             %llu asked (%.1f per day): %llu approved, %llu denied, %llu open%s\n",
+              static_cast<unsigned long long>(r.questions), r.questions_per_day(),
+              static_cast<unsigned long long>(r.questions_approved),
+              static_cast<unsigned long long>(r.questions_denied),
+              static_cast<unsigned long long>(r.questions_open),
+              r.manager ? "" : " (no emulated manager: --answer-after)");
+  std::printf("graph                 %llu services, %llu edges (%llu live)\n",
+              static_cast<unsigned long long>(r.vertices), static_cast<unsigned long long>(r.edges),
+              static_cast<unsigned long long>(r.live_edges));
+  std::printf("speed                 %s accesses/s (%.3f s, reading included)\n",
+              group(static_cast<uint64_t>(seconds > 0 ? static_cast<double>(r.rows) / seconds : 0)).c_str(),
+              seconds);
+  const auto& qs = ev.graph().questions();
+  for (int i = 0; i < show_questions && i < static_cast<int>(qs.size()); ++i) {
+    if (i == 0) std::printf("\nfirst questions to the site manager:\n");
+    std::printf("  #%u %s\n", qs[static_cast<size_t>(i)].id,
+                question_text(ev.graph(), qs[static_cast<size_t>(i)], in).c_str());
+  }
+}
+
+}  // namespace
+
+int run_eval(int argc, char** argv) {
+  EvalArgs a;
+  po::options_description opts("iotwall eval --trace FILE [options]");
+  opts.add_options()
+      ("help,h", "show this help")
+      ("trace", po::value(&a.trace)->required(), "DS2OS-format trace to replay ('-' = stdin)")
+      ("json", po::bool_switch(&a.json), "print one JSON object on stdout")
+      ("answer-after", po::value(&a.answer_after_s), "emulated site manager answers each question after SECONDS of trace time")
+      ("learning-phase", po::value(&a.learning_phase_s)->default_value(a.learning_phase_s), "per-service learning phase, seconds of trace time")
+      ("edge-ttl", po::value(&a.edge_ttl_s)->default_value(a.edge_ttl_s), "idle edges leave the live graph after SECONDS")
+      ("reorder-window", po::value(&a.reorder_window_s)->default_value(a.reorder_window_s), "rows up to SECONDS out of order are put back in order")
+      ("show-questions", po::value(&a.show_questions)->default_value(0), "print the first N questions asked")
+      ("progress", po::bool_switch(&a.progress), "show progress on stderr");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    if (vm.count("help")) {
+      std::cout << opts << "\n";
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::fprintf(stderr, "iotwall eval: %s\n%s", e.what(), "try 'iotwall eval --help'\n");
+    return 2;
+  }
+  auto bad = [](double v) { return !std::isfinite(v) || v < 0 || v > 1e9; };
+  if (bad(a.learning_phase_s) || bad(a.edge_ttl_s) || bad(a.reorder_window_s) ||
+      (vm.count("answer-after") && bad(a.answer_after_s)) || a.show_questions < 0) {
+    std::fprintf(stderr, "iotwall eval: durations must be between 0 and 1e9 seconds\n");
+    return 2;
+  }
+
+  Interner in;
+  std::string error;
+  auto reader = TraceReader::open(a.trace, in, &error);
+  if (!reader) {
+    std::fprintf(stderr, "iotwall eval: cannot open %s\n", error.c_str());
+    return 1;
+  }
+  EvalOptions eo;
+  eo.graph.learning_phase_ms = static_cast<int64_t>(a.learning_phase_s * 1000);
+  eo.graph.edge_ttl_ms = static_cast<int64_t>(a.edge_ttl_s * 1000);
+  if (vm.count("answer-after")) eo.answer_after_ms = static_cast<int64_t>(a.answer_after_s * 1000);
+  Evaluator ev(eo, in);
+  ReorderBuffer reorder(static_cast<int64_t>(a.reorder_window_s * 1000), 1 << 20);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  Progress progress(a.progress, a.trace);
+  TraceRecord rec;
+  uint64_t n = 0;
+  while (reader->next(&rec)) {
+    reorder.push(rec);
+    while (reorder.pop_ready(&rec)) ev.add(rec);
+    if (a.progress && (++n & 0x3fff) == 0) progress.update(reader->stats().bytes, ev.report());
+  }
+  while (reorder.pop(&rec)) ev.add(rec);
+  progress.update(reader->stats().bytes, ev.report(), true);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  print_errors(*reader, a.trace);
+  if (!reader->io_error().empty()) {
+    std::fprintf(stderr, "iotwall eval: %s\n", reader->io_error().c_str());
+    return 1;
+  }
+  const EvalReport r = ev.report();
+  if (r.rows == 0) {
+    std::fprintf(stderr, "iotwall eval: %s holds no valid rows\n", a.trace.c_str());
+    return 1;
+  }
+  if (reorder.late()) {
+    std::fprintf(stderr, "iotwall eval: %llu rows were more than %.0f s out of order (judged late)\n",
+                 static_cast<unsigned long long>(reorder.late()), a.reorder_window_s);
+  }
+  if (a.json) {
+    std::cout << to_json(r, reader->stats(), reorder.late(), seconds).dump(2) << "\n";
+  } else {
+    print_text(r, reader->stats(), a.trace, seconds, ev, in, a.show_questions);
+  }
+  return std::cout.good() ? 0 : 1;
+}
+
+}  // namespace iotwall::cli
