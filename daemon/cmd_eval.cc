@@ -3,7 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <memory>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -33,6 +36,7 @@ struct EvalArgs {
   double reorder_window_s = 60;
   int show_questions = 0;
   bool progress = false;
+  std::string verdicts;
 };
 
 // A progress line on stderr: redrawn in place on a terminal, one line per
@@ -167,7 +171,8 @@ int run_eval(int argc, char** argv) {
       ("edge-ttl", po::value(&a.edge_ttl_s)->default_value(a.edge_ttl_s), "idle edges leave the live graph after SECONDS")
       ("reorder-window", po::value(&a.reorder_window_s)->default_value(a.reorder_window_s), "rows up to SECONDS out of order are put back in order")
       ("show-questions", po::value(&a.show_questions)->default_value(0), "print the first N questions asked")
-      ("progress", po::bool_switch(&a.progress), "show progress on stderr");
+      ("progress", po::bool_switch(&a.progress), "show progress on stderr")
+      ("verdicts", po::value(&a.verdicts), "write every row's verdict and its reason to FILE (CSV)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
@@ -202,15 +207,34 @@ int run_eval(int argc, char** argv) {
   ReorderBuffer reorder(static_cast<int64_t>(a.reorder_window_s * 1000), 1 << 20);
 
   const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> verdicts(nullptr, std::fclose);
+  if (!a.verdicts.empty()) {
+    verdicts.reset(std::fopen(a.verdicts.c_str(), "w"));
+    if (!verdicts) {
+      std::fprintf(stderr, "iotwall eval: cannot write %s: %s\n", a.verdicts.c_str(), std::strerror(errno));
+      return 1;
+    }
+    std::fprintf(verdicts.get(), "line,timestamp,source,destination,operation,label,verdict,reason,question\n");
+  }
+  auto judge = [&](const TraceRecord& r) {
+    const Judgement j = ev.add(r);
+    if (verdicts) {
+      std::fprintf(verdicts.get(), "%llu,%lld,%s,%s,%s,%s,%s,%s,%u\n",
+                   static_cast<unsigned long long>(r.line), static_cast<long long>(r.access.time_ms),
+                   std::string(in.str(r.access.source())).c_str(), std::string(in.str(r.access.dest())).c_str(),
+                   std::string(operation_name(r.access.op)).c_str(), std::string(in.str(r.label)).c_str(),
+                   j.anomalous ? "flag" : "pass", std::string(reason_name(j.reason)).c_str(), j.question);
+    }
+  };
   Progress progress(a.progress, a.trace);
   TraceRecord rec;
   uint64_t n = 0;
   while (reader->next(&rec)) {
     reorder.push(rec);
-    while (reorder.pop_ready(&rec)) ev.add(rec);
+    while (reorder.pop_ready(&rec)) judge(rec);
     if (a.progress && (++n & 0x3fff) == 0) progress.update(reader->stats().bytes, ev.report());
   }
-  while (reorder.pop(&rec)) ev.add(rec);
+  while (reorder.pop(&rec)) judge(rec);
   progress.update(reader->stats().bytes, ev.report(), true);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
