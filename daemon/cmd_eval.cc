@@ -1,5 +1,6 @@
 // iotwall eval: replays a labelled DS2OS-format trace through the detector
 // and prints the confusion matrix and rates (docs/evaluation.md).
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,6 +78,11 @@ void print_errors(const TraceReader& reader, const std::string& path) {
   }
 }
 
+long peak_rss_kb() {
+  struct rusage ru;
+  return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+}
+
 nlohmann::json to_json(const EvalReport& r, const TraceStats& st, uint64_t late, double seconds) {
   nlohmann::json per_label = nlohmann::json::object();
   for (const auto& [label, c] : r.per_label) per_label[label] = {{"rows", c.rows}, {"flagged", c.flagged}};
@@ -109,6 +115,7 @@ nlohmann::json to_json(const EvalReport& r, const TraceStats& st, uint64_t late,
       {"late_rows", late},
       {"seconds", seconds},
       {"accesses_per_second", seconds > 0 ? static_cast<double>(r.rows) / seconds : 0.0},
+      {"peak_rss_kb", peak_rss_kb()},
   };
 }
 
