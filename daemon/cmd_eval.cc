@@ -159,8 +159,20 @@ void print_text(const EvalReport& r, const TraceStats& st, const std::string& pa
   const auto& qs = ev.graph().questions();
   for (int i = 0; i < show_questions && i < static_cast<int>(qs.size()); ++i) {
     if (i == 0) std::printf("\nfirst questions to the site manager:\n");
-    std::printf("  #%u %s\n", qs[static_cast<size_t>(i)].id,
-                question_text(ev.graph(), qs[static_cast<size_t>(i)], in).c_str());
+    const Question& q = qs[static_cast<size_t>(i)];
+    std::string answers;
+    for (const Decision& d : ev.graph().decisions()) {
+      if (d.question != q.id) continue;
+      answers += answers.empty() ? "  -> " : "; ";
+      answers += d.approve ? "approved" : "denied";
+      answers += d.scope == Scope::kType
+                     ? " for the type"
+                     : " for " + std::string(in.str(ev.graph().vertices()[d.source].id.empty()
+                                                        ? ev.graph().vertices()[d.source].name
+                                                        : ev.graph().vertices()[d.source].id));
+    }
+    if (q.open) answers += answers.empty() ? "  -> open" : "; still open";
+    std::printf("  #%u %s%s\n", q.id, question_text(ev.graph(), q, in).c_str(), answers.c_str());
   }
 }
 
