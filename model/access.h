@@ -51,6 +51,26 @@ struct Value {
   // Classifies `s`: "" empty, "none" none, "true"/"false" bool, a finite
   // decimal number, else text (interned into `in`).
   static Value parse(std::string_view s, Interner& in);
+
+  static Value None() { return Value(Kind::kNone); }
+  static Value Bool(bool b) {
+    Value v(Kind::kBool);
+    v.boolean = b;
+    return v;
+  }
+  static Value Number(double d) {
+    Value v(Kind::kNumber);
+    v.number = d;
+    return v;
+  }
+  static Value Text(Sym s) {
+    Value v(Kind::kText);
+    v.text = s;
+    return v;
+  }
+
+  Value() = default;
+  explicit Value(Kind k) : kind(k) {}
   friend bool operator==(const Value&, const Value&) = default;
 };
 

@@ -150,11 +150,11 @@ class Planner {
       Value value;
     };
     const Option options[] = {
-        {Kind::kWashing, Kind::kDoorLock, 1, boolean(true)},  // seed 001's demo
-        {Kind::kLight, Kind::kThermostat, 0, number(1)},
-        {Kind::kThermostat, Kind::kLight, 1, number(1)},
-        {Kind::kBattery, Kind::kDoorLock, 1, boolean(true)},
-        {Kind::kMovement, Kind::kLight, 1, number(0)},  // so that one room has one too
+        {Kind::kWashing, Kind::kDoorLock, 1, Value::Bool(true)},  // seed 001's demo
+        {Kind::kLight, Kind::kThermostat, 0, Value::Number(1)},
+        {Kind::kThermostat, Kind::kLight, 1, Value::Number(1)},
+        {Kind::kBattery, Kind::kDoorLock, 1, Value::Bool(true)},
+        {Kind::kMovement, Kind::kLight, 1, Value::Number(0)},  // so that one room has one too
     };
     std::vector<const Option*> feasible;
     for (const Option& o : options) {
@@ -187,19 +187,19 @@ class Planner {
     const Service& a = svc(e->attacker);
     if (a.partners.empty()) return false;
     const uint32_t p = a.partners[0];
-    const Value sub = text(a.subscription);
+    const Value sub = Value::Text(a.subscription);
     switch (k) {
       case Kind::kLight:
-        e->moves = {op(p, 1, Operation::kWrite, number(1)), op(p, 1, Operation::kWrite, number(0)),
+        e->moves = {op(p, 1, Operation::kWrite, Value::Number(1)), op(p, 1, Operation::kWrite, Value::Number(0)),
                     op(p, 1, Operation::kSubscribe, sub),
-                    op(p, 1, Operation::kLockSubtree, none())};
+                    op(p, 1, Operation::kLockSubtree, Value::None())};
         break;
       case Kind::kWashing:
-        e->moves = {op(p, 1, Operation::kLockSubtree, none()), op(p, 1, Operation::kSubscribe, sub),
+        e->moves = {op(p, 1, Operation::kLockSubtree, Value::None()), op(p, 1, Operation::kSubscribe, sub),
                     op(p, 2, Operation::kUnsubscribe, sub)};
         break;
       default:
-        e->moves = {op(p, 0, Operation::kWrite, number(25.5)),
+        e->moves = {op(p, 0, Operation::kWrite, Value::Number(25.5)),
                     op(p, 0, Operation::kSubscribe, sub)};
         break;
     }
@@ -239,18 +239,18 @@ class Planner {
         if (a.partners.empty()) return false;
         target = a.partners[0];
         node = 1;
-        values = {text("twenty"), boolean(true), none(), text("ten")};
+        values = {text("twenty"), Value::Bool(true), Value::None(), text("ten")};
         break;
       case Kind::kMovement:  // /movement carries 0 and 1
         node = 1;
-        values = {text("yes"), text("moving"), none()};
+        values = {text("yes"), text("moving"), Value::None()};
         break;
       case Kind::kDoorLock:  // /open carries true and false
         node = 1;
-        values = {number(1), number(12.5), text("open")};
+        values = {Value::Number(1), Value::Number(12.5), text("open")};
         break;
       default:  // temperatures and heating states are numbers
-        values = {text("twenty"), boolean(false), text("warm"), none()};
+        values = {text("twenty"), Value::Bool(false), text("warm"), Value::None()};
         break;
     }
     for (const Value& v : values) e->moves.push_back(op(target, node, Operation::kWrite, v));
@@ -271,18 +271,7 @@ class Planner {
     return true;
   }
 
-  Value text(std::string_view s) {
-    Value v;
-    v.kind = Value::Kind::kText;
-    v.text = in_.intern(s);
-    return v;
-  }
-  Value text(Sym s) {
-    Value v;
-    v.kind = Value::Kind::kText;
-    v.text = s;
-    return v;
-  }
+  Value text(std::string_view s) { return Value::Text(in_.intern(s)); }
 
   const Site& site_;
   Interner& in_;

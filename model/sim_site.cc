@@ -232,24 +232,24 @@ Value current_value(const Service& s, int node) {
   if (s.ghost) return Value{};
   switch (s.kind) {
     case Kind::kLight:
-      return node == 1 ? number(s.on) : none();
+      return node == 1 ? Value::Number(s.on) : Value::None();
     case Kind::kMovement:
-      return node == 1   ? number(s.on)
-             : node == 2 ? number(static_cast<double>(s.last_change))
-                         : none();
+      return node == 1   ? Value::Number(s.on)
+             : node == 2 ? Value::Number(static_cast<double>(s.last_change))
+                         : Value::None();
     case Kind::kTempIn:
-      return number(s.temperature);
+      return Value::Number(s.temperature);
     case Kind::kThermostat:
-      return number(s.on);
+      return Value::Number(s.on);
     case Kind::kBattery:
-      return node == 1 ? number(s.charge) : node == 2 ? boolean(s.charging) : none();
+      return node == 1 ? Value::Number(s.charge) : node == 2 ? Value::Bool(s.charging) : Value::None();
     case Kind::kDoorLock:
-      return node == 1 ? boolean(s.on) : none();
+      return node == 1 ? Value::Bool(s.on) : Value::None();
     case Kind::kWashing:
     case Kind::kPhone:
-      return none();
+      return Value::None();
   }
-  return none();
+  return Value::None();
 }
 
 }  // namespace iotwall::sim

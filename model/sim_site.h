@@ -99,22 +99,4 @@ bool talks_to(const Service& a, uint32_t self, uint32_t b);
 // The current value of node `node` of `s`, as a read returns it.
 Value current_value(const Service& s, int node);
 
-inline Value number(double d) {
-  Value v;
-  v.kind = Value::Kind::kNumber;
-  v.number = d;
-  return v;
-}
-inline Value boolean(bool b) {
-  Value v;
-  v.kind = Value::Kind::kBool;
-  v.boolean = b;
-  return v;
-}
-inline Value none() {
-  Value v;
-  v.kind = Value::Kind::kNone;
-  return v;
-}
-
 }  // namespace iotwall::sim

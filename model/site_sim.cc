@@ -74,12 +74,6 @@ int64_t beat(sim::Rng& rng, int64_t lo, int64_t hi, double miss) {
   return t;
 }
 
-Value text(Sym s) {
-  Value v;
-  v.kind = Value::Kind::kText;
-  v.text = s;
-  return v;
-}
 
 }  // namespace
 
@@ -206,11 +200,11 @@ Step SiteSimulator::Impl::act(Actor& a, int64_t now, TraceRecord* out) {
   Service& s = svc(a.subject);
   if (a.behaviour == Behaviour::kReadTemp) {
     const Service& t = svc(s.partners[1]);
-    fill(s, t, 0, Operation::kRead, sim::number(t.temperature), out);
+    fill(s, t, 0, Operation::kRead, Value::Number(t.temperature), out);
     return {true, now + a.rng.range(40000, 60000)};
   }
   if (a.step < 0) {  // every service starts by registering itself
-    fill(s, s, 0, Operation::kRegisterService, sim::none(), out);
+    fill(s, s, 0, Operation::kRegisterService, Value::None(), out);
     a.step = 0;
     const bool idle =
         ((s.kind == Kind::kWashing || s.kind == Kind::kThermostat) && s.partners.empty()) ||
@@ -244,14 +238,14 @@ int64_t SiteSimulator::Impl::light(Actor& a, Service& s, int64_t now, TraceRecor
   if (a.step == 0) {
     Service& m = svc(s.partners[0]);
     a.seen = m.on;
-    fill(s, m, 1, Operation::kRead, sim::number(m.on), out);
+    fill(s, m, 1, Operation::kRead, Value::Number(m.on), out);
     if (a.seen != s.on) {
       a.step = 1;
       return now + a.rng.range(300, 3000);
     }
   } else {
     s.on = a.seen;
-    fill(s, s, 1, Operation::kWrite, sim::number(s.on), out);
+    fill(s, s, 1, Operation::kWrite, Value::Number(s.on), out);
     a.step = 0;
   }
   return now + beat(a.rng, 20000, 26000, 0.08);
@@ -262,11 +256,11 @@ int64_t SiteSimulator::Impl::movement(Actor& a, Service& s, int64_t now, TraceRe
   if (a.step == 0) {
     s.on = !s.on;
     s.last_change = now + s.clock_offset;
-    fill(s, s, 1, Operation::kWrite, sim::number(s.on), out);
+    fill(s, s, 1, Operation::kWrite, Value::Number(s.on), out);
     a.step = 1;
     return now + a.rng.range(500, 15000);
   }
-  fill(s, s, 2, Operation::kWrite, sim::number(static_cast<double>(s.last_change)), out);
+  fill(s, s, 2, Operation::kWrite, Value::Number(static_cast<double>(s.last_change)), out);
   a.step = 0;
   // Rooms stay empty for 45 min and occupied for 15 min on average.
   const double dwell = a.rng.exponential(s.on ? 15 * kMinute : 45 * kMinute);
@@ -277,7 +271,7 @@ int64_t SiteSimulator::Impl::movement(Actor& a, Service& s, int64_t now, TraceRe
 int64_t SiteSimulator::Impl::tempin(Actor& a, Service& s, int64_t now, TraceRecord* out) {
   const double t = std::clamp(a.rng.normal(20.0, 0.2), 19.5, 20.5);
   s.temperature = std::round(t * 10000) / 10000;
-  fill(s, s, 0, Operation::kWrite, sim::number(s.temperature), out);
+  fill(s, s, 0, Operation::kWrite, Value::Number(s.temperature), out);
   return now + beat(a.rng, 20000, 25000, 0.06);
 }
 
@@ -288,12 +282,12 @@ int64_t SiteSimulator::Impl::thermostat(Actor& a, Service& s, int64_t now, Trace
     const Service& t = svc(s.partners[a.step]);
     if (a.step == 0) a.sum = 0;
     a.sum += t.temperature;
-    fill(s, t, 0, Operation::kRead, sim::number(t.temperature), out);
+    fill(s, t, 0, Operation::kRead, Value::Number(t.temperature), out);
     ++a.step;
     return now + a.rng.range(300, 2500);
   }
   s.on = a.sum / static_cast<double>(n) < 20.0;
-  fill(s, s, 0, Operation::kWrite, sim::number(s.on), out);
+  fill(s, s, 0, Operation::kWrite, Value::Number(s.on), out);
   a.step = 0;
   return now + a.rng.range(280000, 320000);
 }
@@ -311,11 +305,11 @@ int64_t SiteSimulator::Impl::battery(Actor& a, Service& s, int64_t now, TraceRec
         s.charging = true;
         a.count = 0;
       }
-      fill(s, s, 1, Operation::kRead, sim::number(s.charge), out);
+      fill(s, s, 1, Operation::kRead, Value::Number(s.charge), out);
       a.step = 1;
       return now + a.rng.range(200, 12000);
     case 1:
-      fill(s, s, 2, Operation::kRead, sim::boolean(s.charging), out);
+      fill(s, s, 2, Operation::kRead, Value::Bool(s.charging), out);
       if (!s.subscribed) {
         a.step = 2;
         return now + a.rng.range(10, 300);
@@ -323,7 +317,7 @@ int64_t SiteSimulator::Impl::battery(Actor& a, Service& s, int64_t now, TraceRec
       break;
     default:
       s.subscribed = true;
-      fill(s, s, 1, Operation::kSubscribe, text(s.subscription), out);
+      fill(s, s, 1, Operation::kSubscribe, Value::Text(s.subscription), out);
       break;
   }
   a.step = 0;
@@ -338,11 +332,11 @@ int64_t SiteSimulator::Impl::washing(Actor& a, Service& s, int64_t now, TraceRec
   switch (a.step) {
     case 0:
       a.mark = now;
-      fill(s, p, 2, Operation::kRead, sim::boolean(p.charging), out);
+      fill(s, p, 2, Operation::kRead, Value::Bool(p.charging), out);
       a.step = 1;
       return now + a.rng.range(50, 1500);
     case 1:
-      fill(s, p, 1, Operation::kRead, sim::number(p.charge), out);
+      fill(s, p, 1, Operation::kRead, Value::Number(p.charge), out);
       if (!s.on && p.charge >= 10 && !p.charging && a.rng.chance(0.3)) {
         s.on = true;
       } else if (s.on && (p.charge <= 2 || p.charging)) {
@@ -353,11 +347,11 @@ int64_t SiteSimulator::Impl::washing(Actor& a, Service& s, int64_t now, TraceRec
       return now + a.rng.range(50, 1500);
     case 2:
       p.charge = std::max(0, p.charge - 1);
-      fill(s, p, 1, Operation::kWrite, sim::number(p.charge), out);
+      fill(s, p, 1, Operation::kWrite, Value::Number(p.charge), out);
       a.step = 3;
       return now + a.rng.range(50, 1500);
     case 3:
-      fill(s, p, 1, Operation::kRead, sim::number(p.charge), out);
+      fill(s, p, 1, Operation::kRead, Value::Number(p.charge), out);
       return washing_next(a, s, 1, now);
     default: {  // step 3 + k reads battery k >= 1
       const size_t k = static_cast<size_t>(a.step) - 3;
@@ -389,30 +383,30 @@ int64_t SiteSimulator::Impl::doorlock(Actor& a, Service& s, int64_t now, TraceRe
   switch (a.step) {
     case 0:
       s.on = false;
-      fill(s, s, 1, Operation::kWrite, sim::boolean(false), out);
+      fill(s, s, 1, Operation::kWrite, Value::Bool(false), out);
       a.step = 1;
       return now + a.rng.range(15000, 25000);
     case 1:
-      fill(s, s, 1, Operation::kRead, sim::boolean(s.on), out);
+      fill(s, s, 1, Operation::kRead, Value::Bool(s.on), out);
       a.step = 2;
       return now + a.rng.range(0, 200);
     case 2:
       s.subscribed = true;
-      fill(s, s, 1, Operation::kSubscribe, text(s.subscription), out);
+      fill(s, s, 1, Operation::kSubscribe, Value::Text(s.subscription), out);
       a.step = 3;
       return now + period;
     case 3:
       if (a.rng.chance(0.1)) {
         s.on = true;
-        fill(s, s, 1, Operation::kWrite, sim::boolean(true), out);
+        fill(s, s, 1, Operation::kWrite, Value::Bool(true), out);
         a.step = 4;
         return now + a.rng.range(30000, 120000);
       }
-      fill(s, s, 1, Operation::kRead, sim::boolean(s.on), out);
+      fill(s, s, 1, Operation::kRead, Value::Bool(s.on), out);
       return now + period;
     default:
       s.on = false;
-      fill(s, s, 1, Operation::kWrite, sim::boolean(false), out);
+      fill(s, s, 1, Operation::kWrite, Value::Bool(false), out);
       a.step = 3;
       return now + period;
   }
