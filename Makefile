@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 DEMO_DIR   ?= $(BUILD)/demo
 
 # Debian 12 packages the build, the tests and the benchmarks need.
-PACKAGES := build-essential cmake ninja-build pkg-config \
+PACKAGES := build-essential cmake ninja-build pkg-config zlib1g-dev \
             libabsl-dev libboost-program-options-dev nlohmann-json3-dev \
             catch2 libbenchmark-dev
 

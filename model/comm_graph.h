@@ -104,6 +104,8 @@ struct Decision {
 
 class CommGraph {
  public:
+  friend struct GraphCodec;  // model/graph_file.cc reads and writes the state
+
   explicit CommGraph(GraphOptions o = {}) : opt_(o) {}
 
   // Judges one access and learns from it. Accesses should come in time
