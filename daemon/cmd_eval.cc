@@ -21,12 +21,17 @@
 #include "model/evaluator.h"
 #include "model/reorder_buffer.h"
 #include "model/trace_reader.h"
+#include "model/trace_writer.h"
 #include "model/wording.h"
 
 namespace po = boost::program_options;
 
 namespace iotwall::cli {
 namespace {
+
+// Rows held to restore timestamp order, whatever the window: bounds memory
+// on dense traces (a fuller buffer releases its oldest row early).
+constexpr size_t kMaxReorderRows = 65536;
 
 struct EvalArgs {
   std::string trace;
@@ -144,11 +149,11 @@ void print_text(const EvalReport& r, const TraceStats& st, const std::string& pa
   }
   pl.print(stdout);
   std::printf("\n");
-  std::printf("questions             %llu asked (%.1f per day): %llu approved, %llu denied, %llu open%s\n",
+  std::printf("questions             %llu asked (%.1f per day), %llu still open; answers: %llu approve, %llu deny%s\n",
               static_cast<unsigned long long>(r.questions), r.questions_per_day(),
+              static_cast<unsigned long long>(r.questions_open),
               static_cast<unsigned long long>(r.questions_approved),
               static_cast<unsigned long long>(r.questions_denied),
-              static_cast<unsigned long long>(r.questions_open),
               r.manager ? "" : " (no emulated manager: --answer-after)");
   std::printf("graph                 %llu services, %llu edges (%llu live)\n",
               static_cast<unsigned long long>(r.vertices), static_cast<unsigned long long>(r.edges),
@@ -194,7 +199,8 @@ int run_eval(int argc, char** argv) {
       ("verdicts", po::value(&a.verdicts), "write every row's verdict and its reason to FILE (CSV)");
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    po::positional_options_description no_positionals;  // a stray argument is an error
+    po::store(po::command_line_parser(argc, argv).options(opts).positional(no_positionals).run(), vm);
     if (vm.count("help")) {
       std::cout << opts << "\n";
       return 0;
@@ -219,11 +225,13 @@ int run_eval(int argc, char** argv) {
     return 1;
   }
   EvalOptions eo;
-  eo.graph.learning_phase_ms = static_cast<int64_t>(a.learning_phase_s * 1000);
-  eo.graph.edge_ttl_ms = static_cast<int64_t>(a.edge_ttl_s * 1000);
-  if (vm.count("answer-after")) eo.answer_after_ms = static_cast<int64_t>(a.answer_after_s * 1000);
+  // Seconds to whole milliseconds, rounding up so a small value is not 0 (off).
+  auto ms = [](double s) { return static_cast<int64_t>(std::ceil(s * 1000)); };
+  eo.graph.learning_phase_ms = ms(a.learning_phase_s);
+  eo.graph.edge_ttl_ms = ms(a.edge_ttl_s);
+  if (vm.count("answer-after")) eo.answer_after_ms = ms(a.answer_after_s);
   Evaluator ev(eo, in);
-  ReorderBuffer reorder(static_cast<int64_t>(a.reorder_window_s * 1000), 1 << 20);
+  ReorderBuffer reorder(ms(a.reorder_window_s), kMaxReorderRows);
 
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> verdicts(nullptr, std::fclose);
@@ -235,15 +243,25 @@ int run_eval(int argc, char** argv) {
     }
     std::fprintf(verdicts.get(), "line,timestamp,source,destination,operation,label,verdict,reason,question\n");
   }
+  std::string line;
   auto judge = [&](const TraceRecord& r) {
     const Judgement j = ev.add(r);
-    if (verdicts) {
-      std::fprintf(verdicts.get(), "%llu,%lld,%s,%s,%s,%s,%s,%s,%u\n",
-                   static_cast<unsigned long long>(r.line), static_cast<long long>(r.access.time_ms),
-                   std::string(in.str(r.access.source())).c_str(), std::string(in.str(r.access.dest())).c_str(),
-                   std::string(operation_name(r.access.op)).c_str(), std::string(in.str(r.label)).c_str(),
-                   j.anomalous ? "flag" : "pass", std::string(reason_name(j.reason)).c_str(), j.question);
+    if (!verdicts) return;
+    line = std::to_string(r.line);
+    line.push_back(',');
+    line.append(std::to_string(r.access.time_ms));
+    line.push_back(',');
+    for (std::string_view f : {in.str(r.access.source()), in.str(r.access.dest()),
+                               operation_name(r.access.op), in.str(r.label)}) {
+      append_csv_field(&line, f);
+      line.push_back(',');
     }
+    line += j.anomalous ? "flag," : "pass,";
+    line += reason_name(j.reason);
+    line.push_back(',');
+    line.append(std::to_string(j.question));
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), verdicts.get());
   };
   Progress progress(a.progress, a.trace);
   TraceRecord rec;
@@ -271,12 +289,21 @@ int run_eval(int argc, char** argv) {
     std::fprintf(stderr, "iotwall eval: %llu rows were more than %.0f s out of order (judged late)\n",
                  static_cast<unsigned long long>(reorder.late()), a.reorder_window_s);
   }
+  if (verdicts && (std::fflush(verdicts.get()) != 0 || std::ferror(verdicts.get()))) {
+    std::fprintf(stderr, "iotwall eval: writing %s failed\n", a.verdicts.c_str());
+    return 1;
+  }
   if (a.json) {
     std::cout << to_json(r, reader->stats(), reorder.late(), seconds).dump(2) << "\n";
   } else {
     print_text(r, reader->stats(), a.trace, seconds, ev, in, a.show_questions);
   }
-  return std::cout.good() ? 0 : 1;
+  std::cout.flush();
+  if (!std::cout.good() || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "iotwall eval: writing the report failed\n");
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace iotwall::cli

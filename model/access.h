@@ -94,6 +94,10 @@ struct Access {
   Sym dest() const { return dest_address.empty() ? node_address : dest_address; }
 };
 
+// The largest timestamp accepted (ms since the epoch, about the year
+// 33,000): far from overflow in any sum of times the model forms.
+inline constexpr int64_t kMaxTraceMs = 1'000'000'000'000'000;
+
 // How a trace labels a row. Labels are for evaluation only, never learning.
 enum class LabelClass : uint8_t { kUnlabeled, kNormal, kAnomalous };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <absl/container/flat_hash_map.h>
+
 namespace iotwall {
 
 std::string_view edge_state_name(EdgeState s) {
@@ -72,7 +74,11 @@ Judgement CommGraph::observe(const Access& a) {
   const uint32_t d = vertex(a.dest(), Sym{}, a.dest_type, a.dest_location);
   Vertex& sv = vertices_[s];
   if (sv.first_seen < 0) sv.first_seen = now_;
-  if (sv.first_spoke < 0) sv.first_spoke = now_;
+  if (sv.first_spoke < 0) {
+    // A type that already spoke has a model: a new instance of it gets no
+    // learning phase of its own (a fresh address must not open one).
+    sv.first_spoke = sv.type.empty() ? now_ : type_first_spoke_.try_emplace(sv.type, now_).first->second;
+  }
   if (vertices_[d].first_seen < 0) vertices_[d].first_seen = now_;
   const bool src_learning = learning(sv);
 
@@ -127,7 +133,10 @@ Judgement CommGraph::judge_new_edge(uint32_t ei, bool src_learning) {
     return r->second ? decide(EdgeState::kApproved, Reason::kTypeApproved)
                      : decide(EdgeState::kDenied, Reason::kTypeDenied);
   }
-  if (src_learning) {
+  // A relation already waiting for an answer is not learned behind the
+  // manager's back by a service still in its learning phase.
+  const bool asked = rel.typed() && open_by_relation_.contains(rel);
+  if (src_learning && !asked) {
     if (rel.typed()) learned_relations_.insert(rel);
     return decide(EdgeState::kLearned, Reason::kLearning);
   }
@@ -151,26 +160,20 @@ Judgement CommGraph::judge_new_edge(uint32_t ei, bool src_learning) {
 }
 
 uint32_t CommGraph::ask(uint32_t ei, const Relation& rel) {
-  const Edge& e = edges_[ei];
-  const uint64_t key = edge_key(e.src, e.dst, e.op);
+  // Typed: one question per relation. Untyped: one per edge, and this edge
+  // is new, so it cannot have one yet.
   if (rel.typed()) {
     if (auto it = open_by_relation_.find(rel); it != open_by_relation_.end()) return it->second;
-  } else if (auto it = open_by_edge_.find(key); it != open_by_edge_.end()) {
-    return it->second;
   }
   const auto id = static_cast<uint32_t>(questions_.size() + 1);
   questions_.push_back(Question{.id = id,
                                 .rel = rel,
                                 .type_level = rel.typed(),
                                 .exemplar_edge = ei,
-                                .sources = {e.src},
+                                .sources = {edges_[ei].src},
                                 .asked_ms = now_});
   ++open_questions_;
-  if (rel.typed()) {
-    open_by_relation_.emplace(rel, id);
-  } else {
-    open_by_edge_.emplace(key, id);
-  }
+  if (rel.typed()) open_by_relation_.emplace(rel, id);
   return id;
 }
 
@@ -206,13 +209,18 @@ bool CommGraph::answer(uint32_t qid, bool approve, Scope scope, uint32_t source,
   if (q.type_level) {
     if (scope == Scope::kType) {
       type_rules_[q.rel] = approve;
+      // A denial for the type overrides approvals given to single services.
+      if (!approve) absl::erase_if(service_rules_, [&](const auto& r) { return r.first.second == q.rel && r.second; });
     } else {
       service_rules_[{source, q.rel}] = approve;
     }
     for (uint32_t i = 0; i < edges_.size(); ++i) {
       const Edge& e = edges_[i];
       if (scope == Scope::kService && e.src != source) continue;
-      const bool waiting = e.state == EdgeState::kPending && e.question == qid;
+      // Edges waiting on another question stay with it (a vertex's type or
+      // room may have become known after that question was asked).
+      if (e.state == EdgeState::kPending && e.question != qid) continue;
+      const bool waiting = e.state == EdgeState::kPending;
       if (waiting || (!approve && relation_of(e) == q.rel)) set_state(i, st);
     }
   } else {
@@ -228,24 +236,23 @@ bool CommGraph::answer(uint32_t qid, bool approve, Scope scope, uint32_t source,
   q.sources.clear();
   q.open = false;
   --open_questions_;
-  if (q.type_level) {
-    open_by_relation_.erase(q.rel);
-  } else {
-    const Edge& e = edges_[q.exemplar_edge];
-    open_by_edge_.erase(edge_key(e.src, e.dst, e.op));
-  }
+  if (q.type_level) open_by_relation_.erase(q.rel);
   return true;
 }
 
 void CommGraph::sweep() {
-  if (opt_.edge_ttl_ms <= 0) return;
+  if (opt_.edge_ttl_ms <= 0) {  // 0: edges never leave the live graph
+    next_sweep_ = INT64_MAX;
+    return;
+  }
   for (Edge& e : edges_) {
     if (e.live && now_ - e.last_seen > opt_.edge_ttl_ms) {
       e.live = false;
       --live_edges_;
     }
   }
-  next_sweep_ = now_ + std::max<int64_t>(opt_.edge_ttl_ms / 8, 1000);
+  const int64_t step = std::max<int64_t>(opt_.edge_ttl_ms / 8, 1000);
+  next_sweep_ = now_ > INT64_MAX - step ? INT64_MAX : now_ + step;
 }
 
 size_t CommGraph::bytes() const {

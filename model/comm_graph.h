@@ -43,7 +43,9 @@ struct Vertex {
   Sym type;
   Sym location;
   int64_t first_seen = -1;   // in any role
-  int64_t first_spoke = -1;  // as a source; starts the learning phase
+  // Start of the learning phase: its first access as a source, or the first
+  // of its type's when the type was already known. -1: never spoke.
+  int64_t first_spoke = -1;
 };
 
 struct Edge {
@@ -160,7 +162,7 @@ class CommGraph {
   absl::flat_hash_map<Relation, bool> type_rules_;  // true: approved
   absl::flat_hash_map<std::pair<uint32_t, Relation>, bool> service_rules_;
   absl::flat_hash_map<Relation, uint32_t> open_by_relation_;  // typed questions
-  absl::flat_hash_map<uint64_t, uint32_t> open_by_edge_;      // untyped questions
+  absl::flat_hash_map<Sym, int64_t> type_first_spoke_;  // type -> start of its learning phase
   std::vector<Question> questions_;
   size_t open_questions_ = 0;
   std::vector<Decision> decisions_;

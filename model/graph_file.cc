@@ -20,6 +20,9 @@ template <typename T>
 using Unsigned = std::make_unsigned_t<
     typename std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>, std::type_identity<T>>::type>;
 
+// Trace times are milliseconds since the epoch, below kMaxTraceMs.
+bool time_ok(int64_t t) { return t >= 0 && t <= kMaxTraceMs; }
+
 uint32_t crc32_of(std::string_view s) {
   return static_cast<uint32_t>(
       crc32(0, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
@@ -304,14 +307,29 @@ struct GraphCodec {
       d.scope = r.get<Scope>();
       d.source = r.get<uint32_t>();
       d.time_ms = r.get<int64_t>();
-      if (d.question == 0 || d.question > g.questions_.size() || d.scope > Scope::kService ||
-          (d.source >= nv && d.source != CommGraph::kNoVertex)) {
+      const bool source_ok = d.scope == Scope::kType ? d.source == CommGraph::kNoVertex : d.source < nv;
+      if (d.question == 0 || d.question > g.questions_.size() || d.scope > Scope::kService || !source_ok) {
         ok = false;
       }
     }
     for (const Edge& e : g.edges_) {
-      if (e.state == EdgeState::kPending && (e.question == 0 || e.question > g.questions_.size())) ok = false;
+      if (e.state == EdgeState::kPending &&
+          (e.question == 0 || e.question > g.questions_.size() || !g.questions_[e.question - 1].open)) {
+        ok = false;
+      }
+      if (!time_ok(e.first_seen) || !time_ok(e.last_seen) || e.first_seen > e.last_seen || e.last_seen > g.now_) {
+        ok = false;
+      }
     }
+    for (const Vertex& v : g.vertices_) {
+      if ((v.first_seen != -1 && !time_ok(v.first_seen)) || (v.first_spoke != -1 && !time_ok(v.first_spoke))) {
+        ok = false;
+      }
+    }
+    for (const Question& q : g.questions_) {
+      if (q.type_level != q.rel.typed()) ok = false;
+    }
+    if (g.now_ != INT64_MIN && !time_ok(g.now_)) ok = false;
     if (!ok || !r.ok() || !r.done()) return fail("graph file is inconsistent (bad index or length)");
 
     // Derived indexes.
@@ -331,12 +349,14 @@ struct GraphCodec {
     for (const Question& q : g.questions_) {
       if (!q.open) continue;
       ++g.open_questions_;
-      if (q.type_level) {
-        g.open_by_relation_.emplace(q.rel, q.id);
-      } else {
-        const Edge& e = g.edges_[q.exemplar_edge];
-        g.open_by_edge_.emplace(CommGraph::edge_key(e.src, e.dst, e.op), q.id);
+      if (q.type_level && !g.open_by_relation_.emplace(q.rel, q.id).second) {
+        return fail("graph file is inconsistent (two open questions for one relation)");
       }
+    }
+    for (const Vertex& v : g.vertices_) {
+      if (v.type.empty() || v.first_spoke < 0) continue;
+      auto [it, added] = g.type_first_spoke_.try_emplace(v.type, v.first_spoke);
+      if (!added) it->second = std::min(it->second, v.first_spoke);
     }
     *out = std::move(g);
     return true;

@@ -106,12 +106,12 @@ bool parse_timestamp(std::string_view s, int64_t* out) {
   auto [p, ec] = std::from_chars(s.data(), end, v);
   if (ec == std::errc() && p == end) {
     *out = v;
-    return v >= 0;
+    return v >= 0 && v <= kMaxTraceMs;
   }
   // Some tools write milliseconds with a fraction; keep whole milliseconds.
   double d = 0;
   auto [q, ec2] = std::from_chars(s.data(), end, d);
-  if (ec2 != std::errc() || q != end || !std::isfinite(d) || d < 0 || d > 9.2e18) return false;
+  if (ec2 != std::errc() || q != end || !std::isfinite(d) || d < 0 || d > kMaxTraceMs) return false;
   *out = static_cast<int64_t>(d);
   return true;
 }
@@ -135,7 +135,7 @@ bool fill_record(const std::vector<std::string_view>& f, const std::array<int8_t
   Access& a = out->access;
   std::string_view ts = get(Column::kTimestamp);
   if (!parse_timestamp(ts, &a.time_ms)) {
-    *why = "timestamp " + quoted(ts) + " is not a number of milliseconds";
+    *why = "timestamp " + quoted(ts) + " is not a number of milliseconds since 1970 (0 to 1e15)";
     return false;
   }
   std::string_view label = get(Column::kLabel);
@@ -245,7 +245,13 @@ bool TraceReader::next_line(std::string_view* line) {
       stats_.bytes += pos + 1 - begin_;
       begin_ = pos + 1;
     } else if (eof_) {
-      if (begin_ == end_) return false;
+      if (begin_ == end_) {
+        if (overlong) {  // the file ended inside an overlong line
+          ++stats_.lines;
+          reject("line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+        }
+        return false;
+      }
       *line = std::string_view(base + begin_, end_ - begin_);
       stats_.bytes += end_ - begin_;
       begin_ = end_;
@@ -261,7 +267,7 @@ bool TraceReader::next_line(std::string_view* line) {
       continue;
     }
     ++stats_.lines;
-    if (overlong) {
+    if (overlong || line->size() > kMaxLineBytes) {
       overlong = false;
       reject("line longer than " + std::to_string(kMaxLineBytes) + " bytes");
       continue;
@@ -291,11 +297,11 @@ bool TraceReader::try_header(std::string_view line) {
       }
     }
   }
-  if (named == 0) return false;
+  if (named <= kColumnCount / 2) return false;  // a majority of the names, not a stray word
   stats_.header = true;
   for (int c = 0; c < kColumnCount; ++c) {
     if (col[static_cast<size_t>(c)] < 0 && static_cast<Column>(c) != Column::kLabel) {
-      io_error_ = name_ + ": line 1: the header has no column '" +
+      io_error_ = name_ + ": line " + std::to_string(stats_.lines) + ": the header has no column '" +
                   std::string(kColumnNames[static_cast<size_t>(c)]) + "'";
       eof_ = true;
       begin_ = end_;
@@ -332,14 +338,22 @@ bool TraceReader::next(TraceRecord* out) {
       ++stats_.blank;
       continue;
     }
-    if (stats_.lines == 1) {
+    if (first_content_) {
+      // The first non-blank line may be a header, a row, or a preamble.
+      first_content_ = false;
       if (try_header(line)) {
         if (!io_error_.empty()) return false;
         continue;
       }
       if (!parse(line, out, &why)) {
-        // Neither a header nor a row: a preamble some tools write.
-        stats_.preamble = true;
+        if (!stats_.preamble) {
+          // Neither a header nor a row: a preamble some tools write. A header
+          // may still follow it.
+          stats_.preamble = true;
+          first_content_ = true;
+        } else {
+          reject(why);
+        }
         continue;
       }
     } else if (!parse(line, out, &why)) {

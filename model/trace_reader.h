@@ -87,6 +87,7 @@ class TraceReader {
   std::string buf_;        // input buffer; [begin_, end_) unread
   size_t begin_ = 0, end_ = 0;
   bool eof_ = false;
+  bool first_content_ = true;  // no non-blank line seen yet
   std::array<int8_t, kColumnCount> column_of_;  // Column -> field index, -1 absent
   int fields_expected_ = kColumnCount;
   std::vector<std::string_view> fields_;

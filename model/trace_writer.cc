@@ -14,18 +14,20 @@ void TraceWriter::write_header() {
   if (std::fputs(header(), out_) < 0 || std::fputc('\n', out_) == EOF) failed_ = true;
 }
 
-void TraceWriter::field(std::string_view s) {
+void append_csv_field(std::string* line, std::string_view s) {
   if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
-    line_.append(s);
+    line->append(s);
     return;
   }
-  line_.push_back('"');
+  line->push_back('"');
   for (char c : s) {
-    if (c == '"') line_.push_back('"');
-    line_.push_back(c);
+    if (c == '"') line->push_back('"');
+    line->push_back(c);
   }
-  line_.push_back('"');
+  line->push_back('"');
 }
+
+void TraceWriter::field(std::string_view s) { append_csv_field(&line_, s); }
 
 void TraceWriter::value(const Value& v) {
   switch (v.kind) {

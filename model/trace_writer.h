@@ -14,6 +14,10 @@
 
 namespace iotwall {
 
+// Appends `s` to *line as one CSV field, quoted when it holds a comma, a
+// quote or a line end.
+void append_csv_field(std::string* line, std::string_view s);
+
 class TraceWriter {
  public:
   // Writes to `out`, which the caller owns and closes.

@@ -86,16 +86,21 @@ TEST_CASE("edges are learned in the learning phase, unknown ones are pending aft
   CHECK(j.question == 2);
 }
 
-TEST_CASE("the learning phase is per service", "[graph]") {
+TEST_CASE("the learning phase belongs to a new service of a new type", "[graph]") {
   Site s;
   CommGraph g;
   g.observe(s.access(L1, M1, Operation::kRead, 0));
-  // light2 first speaks at minute 30: its own phase starts then.
-  Judgement j = g.observe(s.access(L2, D1, Operation::kRead, 30 * kMin));
+  // A service of a type never seen before first speaks at minute 30: its
+  // own phase starts then, and what it learns holds for its type.
+  Judgement j = g.observe(s.access(D1, T1, Operation::kRead, 30 * kMin));
   CHECK_FALSE(j.anomalous);
   CHECK(j.reason == Reason::kLearning);
-  CHECK(g.observe(s.access(L1, D1, Operation::kRead, 31 * kMin)).reason == Reason::kKnownRelation);
-  CHECK(g.observe(s.access(L2, T2, Operation::kRead, 46 * kMin)).anomalous);
+  CHECK(g.observe(s.access(D1, T2, Operation::kWrite, 46 * kMin)).anomalous);
+  // A new instance of a known type gets no phase of its own: a fresh
+  // address must not be a way to have anything learned.
+  j = g.observe(s.access(L2, D1, Operation::kWrite, 31 * kMin));
+  CHECK(j.anomalous);
+  CHECK(j.reason == Reason::kNewEdge);
 }
 
 TEST_CASE("a relation learned from other instances covers a new instance", "[graph]") {
@@ -180,7 +185,7 @@ TEST_CASE("denying for one service leaves its peers' question open", "[graph]") 
   REQUIRE(g.answer(ok.question, true, Scope::kService, g.edges()[ok.edge].src, &error));
   CHECK(g.open_questions() == 0);
   CHECK_FALSE(g.observe(s.access(L2, D1, Operation::kWrite, 33 * kMin)).anomalous);
-  CHECK(g.observe(s.access(L3, D1, Operation::kWrite, 60 * kMin)).reason == Reason::kLearning);
+  CHECK(g.observe(s.access(L3, D1, Operation::kWrite, 60 * kMin)).reason == Reason::kNewEdge);
 }
 
 TEST_CASE("denying for the type also closes learned edges and wins over learning", "[graph]") {
@@ -276,4 +281,21 @@ TEST_CASE("type nouns and plurals read naturally", "[wording]") {
   CHECK(type_plural("/smartSwitch") == "smart switches");
   CHECK(type_plural("/relay") == "relays");
   CHECK(type_noun("") == "service of unknown type");
+}
+
+TEST_CASE("a denial for the type overrides an earlier approval for one service", "[graph]") {
+  Site s;
+  CommGraph g;
+  g.observe(s.access(L1, M1, Operation::kRead, 0));
+  g.observe(s.access(L2, M2, Operation::kRead, 0));
+  Judgement a = g.observe(s.access(L1, D1, Operation::kWrite, 30 * kMin));
+  std::string error;
+  REQUIRE(g.answer(a.question, true, Scope::kService, g.edges()[a.edge].src, &error));
+  Judgement b = g.observe(s.access(L2, D1, Operation::kWrite, 31 * kMin));
+  REQUIRE(b.anomalous);
+  REQUIRE(g.answer(b.question, false, Scope::kType, CommGraph::kNoVertex, &error));
+  CHECK(g.edges()[a.edge].state == EdgeState::kDenied);
+  Judgement c = g.observe(s.access(L1, "door3:/doorLockService:Entrance", Operation::kWrite, 32 * kMin));
+  CHECK(c.anomalous);
+  CHECK(c.reason == Reason::kTypeDenied);
 }

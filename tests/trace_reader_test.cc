@@ -96,7 +96,10 @@ TEST_CASE("reader maps columns by header name in any order", "[trace]") {
 TEST_CASE("a header without a required column is a clear error", "[trace]") {
   Interner in;
   std::unique_ptr<TraceReader> r;
-  auto rows = read_all("sourceID,sourceAddress,operation\na,b,read\n", in, &r);
+  auto rows = read_all(
+      "sourceID,sourceAddress,sourceLocation,destinationServiceAddress,destinationServiceType,"
+      "destinationLocation,accessedNodeAddress,operation,value,timestamp\na,b,c,d,e,f,g,read,1,5\n",
+      in, &r);
   CHECK(rows.empty());
   CHECK_THAT(r->io_error(), Catch::Contains("no column 'sourceType'"));
 }
@@ -272,4 +275,55 @@ TEST_CASE("writer output reads back as the same accesses", "[trace]") {
     CHECK(a.time_ms == b.time_ms);
     CHECK(rows[i].label == again[i].label);
   }
+}
+
+TEST_CASE("a header after blank lines or a preamble still maps the columns", "[trace]") {
+  Interner in;
+  std::string reordered =
+      "timestamp,normality,sourceID,sourceAddress,sourceType,sourceLocation,"
+      "destinationServiceAddress,destinationServiceType,destinationLocation,accessedNodeAddress,"
+      "accessedNodeType,operation,value\n"
+      "5,normal,a,/agent1/a,/t,Room,/agent1/b,/u,Room,/agent1/b/x,/basic/number,write,7.5\n";
+  for (std::string prefix : {"\n\n", "exported by tool X\n", "\nvalue\n"}) {
+    std::unique_ptr<TraceReader> r;
+    auto rows = read_all(prefix + reordered, in, &r);
+    INFO(prefix);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].access.time_ms == 5);
+    CHECK(r->stats().header);
+    CHECK(r->io_error().empty());
+  }
+}
+
+TEST_CASE("an overlong last line without a newline is reported", "[trace]") {
+  char path[] = "/tmp/iotwall-trace-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  {
+    std::ofstream f(path);
+    f << kRow << "\n" << std::string(TraceReader::kMaxLineBytes + 500000, 'A');
+  }
+  Interner in;
+  std::string error;
+  auto r = TraceReader::open(path, in, &error);
+  REQUIRE(r);
+  TraceRecord rec;
+  int n = 0;
+  while (r->next(&rec)) ++n;
+  std::remove(path);
+  CHECK(n == 1);
+  CHECK(r->stats().malformed == 1);
+  REQUIRE(r->errors().size() == 1);
+  CHECK(r->errors()[0].line == 2);
+}
+
+TEST_CASE("timestamps beyond the year 33,000 are malformed", "[trace]") {
+  Interner in;
+  TraceRecord rec;
+  std::string why;
+  std::string row = kRow;
+  row.replace(row.find("1520031673379"), 13, "9223372036854775807");
+  CHECK_FALSE(TraceReader::parse_row(row, in, &rec, &why));
+  CHECK_THAT(why, Catch::Contains("timestamp"));
 }
