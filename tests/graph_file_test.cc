@@ -1,5 +1,7 @@
 #include "model/graph_file.h"
 
+#include <zlib.h>
+
 #include <catch2/catch.hpp>
 
 #include "model/wording.h"
@@ -129,4 +131,49 @@ TEST_CASE("an empty graph round-trips", "[graph-file]") {
   std::string error;
   REQUIRE(load_graph(save_graph(g, in), in, &h, &error));
   CHECK(h.edges().empty());
+}
+
+namespace {
+
+// Rewrites the CRC so a crafted payload passes the checksum and only the
+// consistency checks can catch it.
+std::string reseal(std::string bytes) {
+  const size_t payload = 8 + 4 + 8;
+  const uint32_t crc = static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(bytes.data() + payload), static_cast<uInt>(bytes.size() - payload - 4)));
+  for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("crafted graph files that pass the CRC are still checked", "[graph-file]") {
+  Interner in;
+  CommGraph g = busy_graph(in);
+  const std::string bytes = save_graph(g, in);
+  // The last decision (a denial for one service) closes the payload:
+  // u32 question, u8 approve, u8 scope, u32 source, i64 time, then the CRC.
+  const size_t decision = bytes.size() - 4 - 18;
+  REQUIRE(g.decisions().back().scope == Scope::kService);
+  std::string error;
+  CommGraph target;
+  REQUIRE(load_graph(reseal(bytes), in, &target, &error));  // resealing alone changes nothing
+
+  std::string type_with_source = bytes;
+  type_with_source[decision + 5] = 0;  // scope: type, yet it names a service
+  CHECK_FALSE(load_graph(reseal(type_with_source), in, &target, &error));
+  CHECK_THAT(error, Catch::Contains("inconsistent"));
+
+  std::string no_source = bytes;
+  for (int i = 0; i < 4; ++i) no_source[decision + 6 + i] = '\xff';  // service scope, no service
+  CHECK_FALSE(load_graph(reseal(no_source), in, &target, &error));
+
+  std::string bad_question = bytes;
+  bad_question[decision] = 99;  // a question that does not exist
+  CHECK_FALSE(load_graph(reseal(bad_question), in, &target, &error));
+
+  std::string bad_scope = bytes;
+  bad_scope[decision + 5] = 7;
+  CHECK_FALSE(load_graph(reseal(bad_scope), in, &target, &error));
+  CHECK(target.edges().size() == g.edges().size());  // the sound load above is still in place
 }
