@@ -30,6 +30,8 @@ constexpr std::array<OpName, kOperationCount> kOps = {{
     {Operation::kOther, "other", "use"},
 }};
 
+}  // namespace
+
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -40,8 +42,6 @@ bool iequals(std::string_view a, std::string_view b) {
   }
   return true;
 }
-
-}  // namespace
 
 Operation parse_operation(std::string_view name) {
   if (name.empty()) return Operation::kUnknown;

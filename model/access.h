@@ -32,6 +32,9 @@ enum class Operation : uint8_t {
 };
 inline constexpr int kOperationCount = static_cast<int>(Operation::kOther) + 1;
 
+// ASCII case-insensitive equality (names in traces and on the wire).
+bool iequals(std::string_view a, std::string_view b);
+
 // Parses a trace's operation name. Empty -> kUnknown, unrecognised -> kOther.
 Operation parse_operation(std::string_view name);
 // The trace name of `op` ("read", "unlockSubtree", ...; "" for kUnknown).

@@ -27,15 +27,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 // Splits a CSV line into fields. Quoted fields (RFC 4180) are unescaped into
 // `store`, which is reserved up front so the views into it stay valid.
 bool split(std::string_view line, std::vector<std::string_view>& fields, std::string& store,

@@ -21,6 +21,19 @@ constexpr const char* kRow =
     "/movementSensor,BedroomParents,/agent2/movement2/movement,/derived/boolean,read,1,"
     "1520031673379,normal";
 
+// A temporary file removed when the test ends, pass or fail.
+struct TempFile {
+  std::string path;
+  TempFile() {
+    char tmpl[] = "/tmp/iotwall-trace-XXXXXX";
+    int fd = mkstemp(tmpl);
+    REQUIRE(fd >= 0);
+    close(fd);
+    path = tmpl;
+  }
+  ~TempFile() { std::remove(path.c_str()); }
+};
+
 std::vector<TraceRecord> read_all(const std::string& text, Interner& in,
                                   std::unique_ptr<TraceReader>* keep = nullptr) {
   auto r = TraceReader::from_string(text, in);
@@ -185,15 +198,13 @@ TEST_CASE("a line over the limit is rejected and the next one is read", "[trace]
   std::string text = std::string(TraceReader::kMaxLineBytes + 10, 'x') + "\n" + kRow + "\n";
   std::unique_ptr<TraceReader> r;
   auto rows = read_all(text, in, &r);
-  // From a string the whole line is in memory, so it parses as a bad row.
+  // Rejected as overlong even though the whole line is in memory.
   CHECK(rows.size() == 1);
 }
 
 TEST_CASE("files stream in chunks: rows across buffer boundaries, overlong lines", "[trace]") {
-  char path[] = "/tmp/iotwall-trace-XXXXXX";
-  int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  close(fd);
+  TempFile tmp;
+  const char* path = tmp.path.c_str();
   {
     std::ofstream f(path);
     f << kHeader << "\n";
@@ -211,7 +222,6 @@ TEST_CASE("files stream in chunks: rows across buffer boundaries, overlong lines
     ++n;
     REQUIRE(rec.access.time_ms == 1520031673379);
   }
-  std::remove(path);
   CHECK(n == 30010);
   CHECK(r->stats().malformed == 1);
   REQUIRE(r->errors().size() == 1);
@@ -296,10 +306,8 @@ TEST_CASE("a header after blank lines or a preamble still maps the columns", "[t
 }
 
 TEST_CASE("an overlong last line without a newline is reported", "[trace]") {
-  char path[] = "/tmp/iotwall-trace-XXXXXX";
-  int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  close(fd);
+  TempFile tmp;
+  const char* path = tmp.path.c_str();
   {
     std::ofstream f(path);
     f << kRow << "\n" << std::string(TraceReader::kMaxLineBytes + 500000, 'A');
@@ -311,7 +319,6 @@ TEST_CASE("an overlong last line without a newline is reported", "[trace]") {
   TraceRecord rec;
   int n = 0;
   while (r->next(&rec)) ++n;
-  std::remove(path);
   CHECK(n == 1);
   CHECK(r->stats().malformed == 1);
   REQUIRE(r->errors().size() == 1);
