@@ -17,11 +17,13 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/commands.h"
+#include "daemon/eval_report.h"
 #include "daemon/text_table.h"
 #include "model/evaluator.h"
 #include "model/reorder_buffer.h"
 #include "model/trace_reader.h"
 #include "model/trace_writer.h"
+#include "model/verdict_reason.h"
 #include "model/wording.h"
 
 namespace po = boost::program_options;
@@ -43,6 +45,10 @@ struct EvalArgs {
   int show_questions = 0;
   bool progress = false;
   std::string verdicts;
+  double threshold = DetectorOptions{}.threshold;
+  std::string disable;
+  std::string roc;
+  std::string report;
 };
 
 // A progress line on stderr: redrawn in place on a terminal, one line per
@@ -88,10 +94,35 @@ long peak_rss_kb() {
   return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
 }
 
-nlohmann::json to_json(const EvalReport& r, const TraceStats& st, uint64_t late, double seconds) {
+nlohmann::json to_json(const EvalReport& r, const TraceStats& st, uint64_t late, double seconds,
+                       const DetectorOptions& o) {
   nlohmann::json per_label = nlohmann::json::object();
   for (const auto& [label, c] : r.per_label) per_label[label] = {{"rows", c.rows}, {"flagged", c.flagged}};
+  nlohmann::json flagged_by = nlohmann::json::object();
+  for (int f = 1; f < kFeatureCount; ++f) flagged_by[std::string(feature_name(static_cast<Feature>(f)))] = r.flagged_by[static_cast<size_t>(f)];
+  nlohmann::json disabled = nlohmann::json::array();
+  for (int f = 1; f < kFeatureCount; ++f) {
+    if (o.disabled & bit(static_cast<Feature>(f))) disabled.push_back(feature_name(static_cast<Feature>(f)));
+  }
+  nlohmann::json plasticity = nlohmann::json::array();
+  for (const Plasticity& p : r.plasticity) {
+    plasticity.push_back({{"question", p.question},
+                          {"asked_ms", p.asked_ms},
+                          {"answered_ms", p.answered_ms},
+                          {"flagged_while_open", p.flagged_before},
+                          {"flagged_after_answer", p.flagged_after},
+                          {"last_flagged_after_answer_s",
+                           p.last_flagged_ms >= 0 ? static_cast<double>(p.last_flagged_ms - p.answered_ms) / 1000 : 0.0}});
+  }
   return {
+      {"threshold", o.threshold},
+      {"disabled", disabled},
+      {"scored", r.scored},
+      {"flagged_by", flagged_by},
+      {"model_types", r.types},
+      {"descriptors", r.descriptors},
+      {"model_bytes", r.model_bytes},
+      {"plasticity", plasticity},
       {"rows", r.rows},
       {"tp", r.tp},
       {"fp", r.fp},
@@ -158,6 +189,17 @@ void print_text(const EvalReport& r, const TraceStats& st, const std::string& pa
   std::printf("graph                 %llu services, %llu edges (%llu live)\n",
               static_cast<unsigned long long>(r.vertices), static_cast<unsigned long long>(r.edges),
               static_cast<unsigned long long>(r.live_edges));
+  std::printf("model                 %llu types from %s descriptors, %s bytes; threshold %g\n",
+              static_cast<unsigned long long>(r.types), group(r.descriptors).c_str(), group(r.model_bytes).c_str(),
+              ev.detector().options().threshold);
+  std::string by;
+  for (int f = 1; f < kFeatureCount; ++f) {
+    const uint64_t n = r.flagged_by[static_cast<size_t>(f)];
+    if (n == 0) continue;
+    if (!by.empty()) by += ", ";
+    by += std::string(feature_name(static_cast<Feature>(f))) + " " + group(n);
+  }
+  std::printf("flagged by the model  %s\n", by.empty() ? "none" : by.c_str());
   std::printf("speed                 %s accesses/s (%.3f s, reading included)\n",
               group(static_cast<uint64_t>(seconds > 0 ? static_cast<double>(r.rows) / seconds : 0)).c_str(),
               seconds);
@@ -196,7 +238,11 @@ int run_eval(int argc, char** argv) {
       ("reorder-window", po::value(&a.reorder_window_s)->default_value(a.reorder_window_s), "rows up to SECONDS out of order are put back in order")
       ("show-questions", po::value(&a.show_questions)->default_value(0), "print the first N questions asked")
       ("progress", po::bool_switch(&a.progress), "show progress on stderr")
-      ("verdicts", po::value(&a.verdicts), "write every row's verdict and its reason to FILE (CSV)");
+      ("verdicts", po::value(&a.verdicts), "write every row's verdict and its reason to FILE (CSV)")
+      ("threshold", po::value(&a.threshold)->default_value(a.threshold), "anomaly value AV at which an access is flagged")
+      ("disable", po::value(&a.disable), "features left out of the score, comma list: value, period, location, operation, datatype, partners, frequency, flows, relationship")
+      ("roc", po::value(&a.roc), "write the threshold sweep (threshold, detection rate, false-positive rate) to FILE (CSV)")
+      ("report", po::value(&a.report), "write the ROC curve, errors over time and plasticity to DIR as CSV and PNG charts (gnuplot)");
   po::variables_map vm;
   try {
     po::positional_options_description no_positionals;  // a stray argument is an error
@@ -217,8 +263,18 @@ int run_eval(int argc, char** argv) {
     return 2;
   }
 
-  Interner in;
+  if (!std::isfinite(a.threshold) || a.threshold <= 0) {
+    std::fprintf(stderr, "iotwall eval: --threshold must be a positive number\n");
+    return 2;
+  }
+  FeatureMask disabled = 0;
   std::string error;
+  if (!parse_feature_list(a.disable, &disabled, &error)) {
+    std::fprintf(stderr, "iotwall eval: --disable: %s\n", error.c_str());
+    return 2;
+  }
+
+  Interner in;
   auto reader = TraceReader::open(a.trace, in, &error);
   if (!reader) {
     std::fprintf(stderr, "iotwall eval: cannot open %s\n", error.c_str());
@@ -227,9 +283,11 @@ int run_eval(int argc, char** argv) {
   EvalOptions eo;
   // Seconds to whole milliseconds, rounding up so a small value is not 0 (off).
   auto ms = [](double s) { return static_cast<int64_t>(std::ceil(s * 1000)); };
-  eo.graph.learning_phase_ms = ms(a.learning_phase_s);
-  eo.graph.edge_ttl_ms = ms(a.edge_ttl_s);
+  eo.detector.graph.learning_phase_ms = ms(a.learning_phase_s);
+  eo.detector.graph.edge_ttl_ms = ms(a.edge_ttl_s);
   if (vm.count("answer-after")) eo.answer_after_ms = ms(a.answer_after_s);
+  eo.detector.threshold = a.threshold;
+  eo.detector.disabled = disabled;
   Evaluator ev(eo, in);
   ReorderBuffer reorder(ms(a.reorder_window_s), kMaxReorderRows);
 
@@ -241,11 +299,12 @@ int run_eval(int argc, char** argv) {
       std::fprintf(stderr, "iotwall eval: cannot write %s: %s\n", a.verdicts.c_str(), std::strerror(errno));
       return 1;
     }
-    std::fprintf(verdicts.get(), "line,timestamp,source,destination,operation,label,verdict,reason,question\n");
+    std::fprintf(verdicts.get(), "line,timestamp,source,destination,operation,label,verdict,reason,question,av,som,sor,soa,feature,why\n");
   }
   std::string line;
   auto judge = [&](const TraceRecord& r) {
-    const Judgement j = ev.add(r);
+    const Verdict v = ev.add(r);
+    const Judgement& j = v.graph;
     if (!verdicts) return;
     line = std::to_string(r.line);
     line.push_back(',');
@@ -256,10 +315,15 @@ int run_eval(int argc, char** argv) {
       append_csv_field(&line, f);
       line.push_back(',');
     }
-    line += j.anomalous ? "flag," : "pass,";
-    line += reason_name(j.reason);
+    line += v.anomalous ? "flag," : "pass,";
+    line += j.anomalous || !v.anomalous ? reason_name(j.reason) : feature_name(v.feature);
     line.push_back(',');
     line.append(std::to_string(j.question));
+    char scores[160];
+    std::snprintf(scores, sizeof scores, ",%.4g,%.4g,%.4g,%.4g,%s,", v.av, v.som, v.sor, v.soa,
+                  v.scored ? std::string(feature_name(v.feature)).c_str() : "");
+    line.append(scores);
+    append_csv_field(&line, verdict_reason(v, r.access, ev.detector(), in));
     line.push_back('\n');
     std::fwrite(line.data(), 1, line.size(), verdicts.get());
   };
@@ -293,8 +357,16 @@ int run_eval(int argc, char** argv) {
     std::fprintf(stderr, "iotwall eval: writing %s failed\n", a.verdicts.c_str());
     return 1;
   }
+  if (!a.roc.empty() && !write_roc_csv(r, a.roc, &error)) {
+    std::fprintf(stderr, "iotwall eval: %s\n", error.c_str());
+    return 1;
+  }
+  if (!a.report.empty() && !write_report(r, a.report, &error)) {
+    std::fprintf(stderr, "iotwall eval: --report: %s\n", error.c_str());
+    return 1;
+  }
   if (a.json) {
-    std::cout << to_json(r, reader->stats(), reorder.late(), seconds).dump(2) << "\n";
+    std::cout << to_json(r, reader->stats(), reorder.late(), seconds, ev.detector().options()).dump(2) << "\n";
   } else {
     print_text(r, reader->stats(), a.trace, seconds, ev, in, a.show_questions);
   }

@@ -50,6 +50,7 @@ uint32_t CommGraph::vertex(Sym name, Sym id, Sym type, Sym location) {
 }
 
 bool CommGraph::learning(const Vertex& v) const {
+  if (!adopted_types_.empty() && adopted_types_.contains(v.type)) return false;
   return v.first_spoke >= 0 && now_ - v.first_spoke < opt_.learning_phase_ms;
 }
 

@@ -121,6 +121,16 @@ class CommGraph {
   static constexpr uint32_t kNoVertex = UINT32_MAX;
   bool answer(uint32_t question, bool approve, Scope scope, uint32_t source, std::string* error);
 
+  // A portable model: services of `type` get no learning phase (the type
+  // already has a model), and `rel` is a relation its instances may use
+  // without a question. Rules the manager set still win.
+  void adopt_type(Sym type) { adopted_types_.insert(type); }
+  void adopt_relation(const Relation& rel) {
+    if (rel.typed()) learned_relations_.insert(rel);
+  }
+  // The type relation of an edge.
+  Relation relation(uint32_t edge) const { return relation_of(edges_[edge]); }
+
   // Moves edges idle longer than the TTL out of the live graph (their state
   // is kept). observe() calls it as time passes.
   void sweep();
@@ -162,7 +172,8 @@ class CommGraph {
   absl::flat_hash_map<Relation, bool> type_rules_;  // true: approved
   absl::flat_hash_map<std::pair<uint32_t, Relation>, bool> service_rules_;
   absl::flat_hash_map<Relation, uint32_t> open_by_relation_;  // typed questions
-  absl::flat_hash_map<Sym, int64_t> type_first_spoke_;  // type -> start of its learning phase
+  absl::flat_hash_map<Sym, int64_t> type_first_spoke_;
+  absl::flat_hash_set<Sym> adopted_types_;  // types with a portable model: no learning phase  // type -> start of its learning phase
   std::vector<Question> questions_;
   size_t open_questions_ = 0;
   std::vector<Decision> decisions_;

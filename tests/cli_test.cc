@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -94,7 +95,10 @@ TEST_CASE("cli: eval --json on the real fragment", "[cli]") {
   }
 }
 
-TEST_CASE("cli: the graph catches edge-level attacks on a simulated site", "[cli][sim]") {
+TEST_CASE("cli: the full model meets the detection goals on simulated sites", "[cli][sim]") {
+  // Issue 3's goals, on two seeds: every attack kind at least 95 % detected,
+  // detection at least 98 %, false positives at most 0.1 %, accuracy at
+  // least 99.5 %, at most 10 approved (benign) questions a day.
   const std::string trace = temp_path("site.csv");
   for (int seed : {1, 2}) {
     Run sim = run("sim --rooms 12 --hours 24 --seed " + std::to_string(seed) + " --out " + trace);
@@ -103,21 +107,80 @@ TEST_CASE("cli: the graph catches edge-level attacks on a simulated site", "[cli
     REQUIRE(r.status == 0);
     auto j = nlohmann::json::parse(r.out);
     INFO("seed " << seed << ": " << j.dump(1));
-    // The attack kinds that create edges the site never had.
-    for (const char* kind : {"scan", "spying", "malitiousControl", "wrongSetUp"}) {
+    for (const char* kind : {"scan", "spying", "malitiousControl", "malitiousOperation", "DoSattack",
+                             "dataProbing", "wrongSetUp"}) {
       auto c = j["per_label"][std::string("anomalous(") + kind + ")"];
       REQUIRE(c["rows"].get<double>() > 0);
       CHECK(c["flagged"].get<double>() / c["rows"].get<double>() >= 0.95);
     }
-    CHECK(j["false_positive_rate_after_learning"].get<double>() < 0.01);
-    CHECK(j["questions_approved"].get<int>() + j["questions_denied"].get<int>() > 0);
+    CHECK(j["detection_rate"].get<double>() >= 0.98);
+    CHECK(j["false_positive_rate"].get<double>() <= 0.001);
+    CHECK(j["accuracy"].get<double>() >= 0.995);
+    CHECK(j["questions_approved"].get<int>() <= 10);
+    CHECK(j["descriptors"].get<int>() > 0);
 
     // Deterministic: the same trace gives the same verdicts.
     Run again = run("eval --json --answer-after 300 --trace " + trace);
     auto k = nlohmann::json::parse(again.out);
-    for (const char* key : {"tp", "fp", "tn", "fn", "questions", "per_label"}) CHECK(j[key] == k[key]);
+    for (const char* key : {"tp", "fp", "tn", "fn", "questions", "per_label", "flagged_by"}) CHECK(j[key] == k[key]);
   }
   std::remove(trace.c_str());
+}
+
+TEST_CASE("cli: without the model's features only the graph's attacks are caught", "[cli][sim]") {
+  // The ablation reaches the verdict: with frequency and period off, floods
+  // on a known edge pass; with datatype, value and period off (probing
+  // writes also come early on the flow), so does probing.
+  const std::string trace = temp_path("ablation.csv");
+  REQUIRE(run("sim --rooms 6 --hours 12 --seed 4 --out " + trace).status == 0);
+  auto rate = [&](const std::string& flags, const char* kind) {
+    Run r = run("eval --json --answer-after 300 --trace " + trace + " " + flags);
+    REQUIRE(r.status == 0);
+    auto c = nlohmann::json::parse(r.out)["per_label"][std::string("anomalous(") + kind + ")"];
+    return c["flagged"].get<double>() / c["rows"].get<double>();
+  };
+  CHECK(rate("", "DoSattack") >= 0.95);
+  CHECK(rate("--disable frequency,period", "DoSattack") < 0.5);
+  CHECK(rate("", "dataProbing") >= 0.95);
+  CHECK(rate("--disable datatype,value,period", "dataProbing") < 0.5);
+  std::remove(trace.c_str());
+}
+
+TEST_CASE("cli: eval rejects bad model options", "[cli]") {
+  CHECK(run("eval --trace x.csv --threshold 0").status == 2);
+  CHECK(run("eval --trace x.csv --threshold nan").status == 2);
+  Run r = run("eval --trace x.csv --disable value,colour");
+  CHECK(r.status == 2);
+  CHECK(r.err.find("colour") != std::string::npos);
+}
+
+TEST_CASE("cli: --roc and --report write the sweep and the charts", "[cli][report]") {
+  const std::string trace = temp_path("report.csv");
+  const std::string roc = temp_path("roc.csv");
+  const std::string dir = temp_path("report");
+  REQUIRE(run("sim --rooms 4 --hours 6 --seed 5 --out " + trace).status == 0);
+  Run r = run("eval --json --answer-after 300 --trace " + trace + " --roc " + roc);
+  REQUIRE(r.status == 0);
+  const std::string csv = slurp(roc);
+  CHECK(csv.rfind("threshold,detection_rate,false_positive_rate\n", 0) == 0);
+  CHECK(csv.find("\n0,1.000000,1.000000\n") != std::string::npos);  // threshold 0 flags everything
+  CHECK(csv.find("\ninf,") != std::string::npos);                     // only the graph's flags
+  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
+    WARN("gnuplot is not installed (make deps): --report charts not checked");
+  } else {
+    Run rep = run("eval --answer-after 300 --trace " + trace + " --report " + dir);
+    INFO(rep.err);
+    REQUIRE(rep.status == 0);
+    for (const char* f : {"roc.csv", "errors.csv", "plasticity.csv", "roc.png", "errors.png"}) {
+      const std::string png = slurp(dir + "/" + f);
+      CHECK(png.size() > 100);
+      std::remove((dir + "/" + f).c_str());
+    }
+    std::remove((dir + "/report.gp").c_str());
+    ::rmdir(dir.c_str());
+  }
+  std::remove(trace.c_str());
+  std::remove(roc.c_str());
 }
 
 TEST_CASE("cli: a 60 MB trace streams through eval in bounded memory", "[cli][memory]") {

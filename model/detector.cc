@@ -1,0 +1,380 @@
+#include "model/detector.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace iotwall {
+namespace {
+
+// Sd floors, in each feature's unit. Counts (partners, flows, accesses per
+// window, accesses per burst): one access, the resolution of a count.
+constexpr double kCountSdFloor = 1.0;
+// Values: 10 % of the node's mean magnitude, at least 0.1. A node's unit is
+// unknown; a node that always held the same number should still take a
+// neighbouring one without alarm, but not one ten times larger.
+double value_sd_floor(double mean) { return std::max(0.1, 0.1 * std::abs(mean)); }
+
+// Ops whose value is the node's data (a read's result, a write's argument,
+// a callback's payload). Other ops carry parameters (a subscription's
+// callback address, a service's registration), unique per instance.
+bool carries_node_value(Operation op) {
+  return op == Operation::kRead || op == Operation::kWrite || op == Operation::kNotifyCallback;
+}
+
+bool declared_number(std::string_view node_type) { return node_type == "/basic/number"; }
+
+int location_slot(const Vertex& s, const Vertex& d) {
+  switch (locality(s.location, d.location)) {
+    case Locality::kSameRoom: return kSameRoomSlot;
+    case Locality::kOtherRoom: return kOtherRoomSlot;
+    case Locality::kUnknown: break;
+  }
+  return kUnknownRoomSlot;
+}
+
+// The upper-tail distance of a count: only more than usual is suspicious.
+double excess(const ClusterFeature& cf, double x) {
+  const double m = cf.mean();
+  return x > m ? (x - m) / (3 * cf.sd(kCountSdFloor)) : 0;
+}
+
+}  // namespace
+
+Detector::Detector(const DetectorOptions& o, Interner& in) : opt_(o), in_(in), graph_(o.graph) {}
+
+uint32_t Detector::node_suffix(const Access& a) {
+  const uint32_t id = a.node_address.id;
+  if (id >= suffix_of_.size()) suffix_of_.resize(std::max<size_t>(id + 1, suffix_of_.size() * 2), 0);
+  uint32_t& slot = suffix_of_[id];
+  if (slot == 0) {
+    std::string_view node = in_.str(a.node_address);
+    const std::string_view dest = in_.str(a.dest_address);
+    if (!dest.empty() && node.starts_with(dest) &&
+        (node.size() == dest.size() || node[dest.size()] == '/')) {
+      node.remove_prefix(dest.size());
+    }
+    slot = in_.intern(node).id + 1;
+  }
+  return slot - 1;
+}
+
+void Detector::open_window(Instance* in, int64_t t) {
+  in->window_start = in->window_start == INT64_MIN
+                         ? t
+                         : in->window_start + (t - in->window_start) / opt_.window_ms * opt_.window_ms;
+  ++in->window_seq;
+  for (RelWindow& rw : in->rels) {
+    rw.seen = rw.learned = 0;
+    rw.peak_burst = 0;
+    rw.partners.clear();
+    rw.flows.clear();
+    rw.access = {};
+    rw.nodes.clear();
+  }
+}
+
+void Detector::close_window(uint32_t src, Instance* in) {
+  // The descriptor is scratch reused across windows: its relationships are
+  // reset in place (weight 0 = absent) rather than freed and reallocated.
+  TypeModel& d = descriptor_;
+  for (auto& [k, r] : d.rels) {
+    r.weight = 0;
+    r.partners = r.flows = r.frequency = r.burst = ClusterFeature{};
+    r.access = {};
+    r.nodes.clear();
+    r.periods.clear();
+  }
+  d.weight = 1;
+  const double t_s = static_cast<double>(in->window_start + opt_.window_ms) / 1000;
+  d.last_s = t_s;
+  bool any = false;
+  for (RelWindow& rw : in->rels) {
+    if (rw.learned == 0) continue;
+    any = true;
+    RelModel& r = d.rels[rw.partner_type];
+    r.weight = 1;
+    r.partners.add(static_cast<double>(rw.partners.size()), t_s);
+    r.flows.add(static_cast<double>(rw.flows.size()), t_s);
+    r.frequency.add(rw.learned, t_s);
+    r.burst.add(rw.peak_burst, t_s);
+    r.access = rw.access;
+    for (auto& [k, n] : rw.nodes) {
+      n.support = 1;
+      r.nodes.emplace(k, n);
+    }
+    // The periods of the window's flows: each flow's recent gaps mined,
+    // weighted by the share of them that ended in this window, so that
+    // descriptors of consecutive windows add up to each gap about once.
+    for (uint32_t fi : rw.flows) {
+      const Flow& f = flows_[fi];
+      if (f.flagged || f.window_gaps == 0) continue;
+      f.miner.mine(&mined_);
+      if (mined_.empty()) continue;
+      const double share = std::min(1.0, f.window_gaps / static_cast<double>(f.miner.size()));
+      for (PeriodCluster& c : mined_) c.cf.scale(share);
+      merge_periods(&r.periods, mined_);
+    }
+  }
+  if (!any) return;
+  ++descriptors_;
+  models_[type_key(graph_.vertices()[src])].merge(d, opt_.max_model_weight);
+}
+
+void Detector::flush(int64_t now_ms) {
+  for (uint32_t src = 0; src < instances_.size(); ++src) {
+    Instance& in = instances_[src];
+    if (in.window_start != INT64_MIN && now_ms >= in.window_start + opt_.window_ms) {
+      close_window(src, &in);
+      open_window(&in, now_ms);
+    }
+  }
+}
+
+void Detector::adopt(uint32_t key, const TypeModel& m) {
+  models_[key].merge(m, opt_.max_model_weight);
+  const Sym type{key};
+  graph_.adopt_type(type);
+  for (const auto& [partner, r] : m.rels) {
+    for (int op = 0; op < kOperationCount; ++op) {
+      for (int where = 0; where < 3; ++where) {
+        if (r.access[op * 3 + where] < kForgetWeight) continue;
+        const Locality loc = where == kSameRoomSlot    ? Locality::kSameRoom
+                             : where == kOtherRoomSlot ? Locality::kOtherRoom
+                                                       : Locality::kUnknown;
+        graph_.adopt_relation(Relation{type, Sym{partner}, static_cast<Operation>(op), loc});
+      }
+    }
+  }
+}
+
+size_t Detector::model_bytes() const {
+  size_t b = 0;
+  for (const auto& [k, m] : models_) b += m.bytes();
+  return b;
+}
+
+Verdict Detector::observe(const Access& a) {
+  Verdict v;
+  v.graph = graph_.observe(a);
+  const Edge& e = graph_.edges()[v.graph.edge];
+  const int64_t now = graph_.now();
+  const uint32_t src = e.src;
+  if (src >= instances_.size()) instances_.resize(src + 1);
+  Instance& in = instances_[src];
+  if (in.window_start == INT64_MIN) {
+    open_window(&in, now);
+  } else if (now >= in.window_start + opt_.window_ms) {
+    close_window(src, &in);
+    open_window(&in, now);
+  }
+
+  const Vertex& sv = graph_.vertices()[src];
+  const Vertex& dv = graph_.vertices()[e.dst];
+  const uint32_t partner = type_key(dv);
+  v.partner_type = partner;
+  RelWindow* rw = nullptr;
+  for (RelWindow& x : in.rels) {
+    if (x.partner_type == partner) rw = &x;
+  }
+  if (rw == nullptr) {
+    in.rels.emplace_back();
+    rw = &in.rels.back();
+    rw->partner_type = partner;
+  }
+
+  const uint32_t suffix = node_suffix(a);
+  const int where = location_slot(sv, dv);
+  auto [fit, added] = flow_index_.try_emplace(FlowKey{src, a.node_address.id, a.op},
+                                              static_cast<uint32_t>(flows_.size()));
+  if (added) flows_.emplace_back(opt_.period_window);
+  Flow& f = flows_[fit->second];
+  // The burst counts every access of the flow; periods are about its
+  // normal accesses only, so the gap runs from the last access judged
+  // normal: an attack's accesses on the flow neither teach the miner a
+  // period nor make the normal accesses between them look early.
+  f.burst = f.last_ms >= 0 ? f.burst * std::exp(-static_cast<double>(now - f.last_ms) / 1000 / opt_.burst_tau_s) + 1 : 1;
+  f.last_ms = now;
+  const double gap_s = f.last_ok_ms >= 0 ? static_cast<double>(now - f.last_ok_ms) / 1000 : -1;
+  if (f.window_seq != in.window_seq) {
+    f.window_seq = in.window_seq;
+    f.window_gaps = 0;
+    f.flagged = false;
+    rw->flows.push_back(fit->second);
+  }
+  if (std::find(rw->partners.begin(), rw->partners.end(), e.dst) == rw->partners.end()) {
+    rw->partners.push_back(e.dst);
+  }
+  ++rw->seen;
+
+  const auto mit = models_.find(type_key(sv));
+  const TypeModel* m = mit == models_.end() ? nullptr : &mit->second;
+  const RelModel* r = nullptr;
+  if (m != nullptr) {
+    const auto rit = m->rels.find(partner);
+    if (rit != m->rels.end()) r = &rit->second;
+  }
+  if (r != nullptr && (opt_.disabled & bit(Feature::kPeriod)) == 0) {
+    // The burst as it forms: consecutive gaps below the fastest period's
+    // 3-sd band, summed in 3-sd units. This is the group score's term for a
+    // burst cluster (distance x its weight / 3 sd) counted on the burst's own
+    // weight, so it grows with every access of a flood.
+    const double d = early(*r, gap_s);
+    if (d > 1) {
+      if (f.run_n++ == 0) f.run_start_ms = f.last_ok_ms;
+      f.run += d;
+    } else {
+      f.run = 0;
+      f.run_n = 0;
+    }
+  }
+
+  v.anomalous = v.graph.anomalous;
+  if (!v.graph.anomalous && !v.graph.source_learning) {
+    v.scored = true;
+    score(a, m, r, *rw, f, gap_s, suffix, where, &v);
+    v.anomalous = v.av >= opt_.threshold;
+  }
+  if (v.anomalous) {
+    f.flagged = true;
+    // A rate alarm holds while the flow's burst stays above its normal band.
+    if (v.feature == Feature::kFrequency || v.feature == Feature::kPeriod) f.alarm = true;
+  } else {
+    f.alarm = false;
+    if (gap_s >= 0) {
+      f.miner.add(gap_s, static_cast<double>(now) / 1000);
+      ++f.window_gaps;
+    }
+    f.last_ok_ms = now;
+    learn(a, suffix, where, f, rw);
+    v.learned = true;
+  }
+  return v;
+}
+
+double Detector::early(const RelModel& r, double gap_s) const {
+  // How far a gap falls short of every period the relationship shows, in
+  // 3-sd units of the nearest one. A flow slower than its periods (a missed
+  // beat, a restart) harms nobody; one far faster floods. A gap that some
+  // cluster explains, wide ones (random arrivals) included, is not early.
+  if (gap_s < 0 || r.periods.empty()) return 0;
+  double weight = 0;
+  for (const PeriodCluster& c : r.periods) weight += c.cf.n();
+  if (weight < opt_.min_support || gap_s >= r.periods.front().cf.mean()) return 0;  // sorted by centre
+  double d = INFINITY;
+  for (const PeriodCluster& c : r.periods) d = std::min(d, (c.cf.mean() - gap_s) / (3 * period_sd(c)));
+  return d;
+}
+
+void Detector::score(const Access& a, const TypeModel* m, const RelModel* r, const RelWindow& rw,
+                     const Flow& f, double gap_s, uint32_t suffix, int where, Verdict* v) const {
+  if (m == nullptr) return;  // no model yet: SoM = 0
+  v->som = std::min(m->weight, opt_.trust_weight) / opt_.trust_weight;
+  const bool approved = v->graph.state == EdgeState::kApproved;
+  const auto on = [&](Feature ft) { return (opt_.disabled & bit(ft)) == 0; };
+  if (on(Feature::kRelationship) && !approved) {
+    // The paper's ratio for a relationship the type has never (or no longer)
+    // had; a known relationship that is merely rare per window (event-driven:
+    // a light controller switching its light) is not an anomaly by rarity.
+    const double rw_weight = r == nullptr ? 0 : r->weight;
+    if (rw_weight < 1) v->sor = opt_.unseen_score;
+    else if (opt_.rarity) v->sor = std::min(opt_.unseen_score, std::min(m->weight, opt_.max_model_weight) / rw_weight);
+  }
+  auto consider = [&](Feature ft, double d, double observed, double expected, double spread,
+                      bool burst = false) {
+    if (d > v->soa) {
+      v->soa = d;
+      v->feature = ft;
+      v->observed = observed;
+      v->expected = expected;
+      v->spread = spread;
+      v->burst = burst;
+    }
+  };
+
+  if (r != nullptr) {
+    const bool mature = r->weight >= opt_.min_support;
+    if (on(Feature::kFrequency)) {
+      if (r->frequency.n() >= opt_.min_support) {
+        consider(Feature::kFrequency, excess(r->frequency, rw.seen), rw.seen, r->frequency.mean(),
+                 r->frequency.sd(kCountSdFloor));
+      }
+      if (r->burst.n() >= opt_.min_support) {
+        const double d = excess(r->burst, f.burst);
+        // Hysteresis: a flow flagged for its rate stays flagged while its
+        // burst is above the normal band (3 sd).
+        const double held = f.alarm && d > 1 ? opt_.threshold / std::max(v->som, 1e-9) : 0;
+        consider(Feature::kFrequency, std::max(d, held), f.burst, r->burst.mean(),
+                 r->burst.sd(kCountSdFloor), true);
+      }
+    }
+    if (on(Feature::kPartners) && r->partners.n() >= opt_.min_support) {
+      consider(Feature::kPartners, excess(r->partners, static_cast<double>(rw.partners.size())),
+               static_cast<double>(rw.partners.size()), r->partners.mean(), r->partners.sd(kCountSdFloor));
+    }
+    if (on(Feature::kFlows) && r->flows.n() >= opt_.min_support) {
+      consider(Feature::kFlows, excess(r->flows, static_cast<double>(rw.flows.size())),
+               static_cast<double>(rw.flows.size()), r->flows.mean(), r->flows.sd(kCountSdFloor));
+    }
+    // An approval answered exactly these (may it <op> <partner type> in this
+    // room): the model must not re-ask them, or the approved accesses would
+    // never be learned.
+    if (on(Feature::kLocation) && mature && !approved && r->location_count(where) <= 0) {
+      consider(Feature::kLocation, opt_.unseen_score, where, 0, 0);
+    }
+    if (on(Feature::kOperation) && mature && !approved && r->op_count(a.op) <= 0) {
+      consider(Feature::kOperation, opt_.unseen_score, static_cast<double>(a.op), 0, 0);
+    }
+    if (on(Feature::kPeriod)) {
+      if (const double d = early(*r, gap_s); d > 0) {
+        const PeriodCluster& p = r->periods.front();
+        // One early gap, or the run of them (observed: accesses in the run;
+        // spread: the seconds they took).
+        if (f.run > d) {
+          consider(Feature::kPeriod, f.run, f.run_n, p.cf.mean(),
+                   static_cast<double>(f.last_ms - f.run_start_ms) / 1000, true);
+        } else {
+          consider(Feature::kPeriod, d, gap_s, p.cf.mean(), period_sd(p));
+        }
+      }
+    }
+    const bool valued = carries_node_value(a.op) && a.value.kind != Value::Kind::kEmpty;
+    const auto nit = r->nodes.find(suffix);
+    const NodeModel* n = nit == r->nodes.end() ? nullptr : &nit->second;
+    if (valued && on(Feature::kDatatype)) {
+      const bool wrong = declared_number(in_.str(a.node_type)) &&
+                         (a.value.kind == Value::Kind::kText || a.value.kind == Value::Kind::kBool);
+      if (wrong || (n != nullptr && n->support >= opt_.min_support &&
+                    n->kinds[kind_index(a.value.kind)] <= 0)) {
+        consider(Feature::kDatatype, opt_.unseen_score, kind_index(a.value.kind), 0, 0);
+      }
+    }
+    if (valued && on(Feature::kValue) && n != nullptr && n->support >= opt_.min_support) {
+      if (a.value.kind == Value::Kind::kNumber && n->number.n() >= opt_.min_support) {
+        const double sd = n->number.sd(value_sd_floor(n->number.mean()));
+        consider(Feature::kValue, std::abs(a.value.number - n->number.mean()) / (3 * sd), a.value.number,
+                 n->number.mean(), sd);
+      } else if ((a.value.kind == Value::Kind::kText || a.value.kind == Value::Kind::kBool) &&
+                 n->text.used() > 0 && n->text.closed() && n->text.of(TextValues::key(a.value)) <= 0) {
+        consider(Feature::kValue, opt_.unseen_score, 0, 0, 0);
+      }
+    }
+  }
+  v->av = v->som * std::max(v->sor, v->soa);
+  if (v->sor >= v->soa && v->sor > 0) v->feature = Feature::kRelationship;
+}
+
+void Detector::learn(const Access& a, uint32_t suffix, int where, const Flow& f, RelWindow* rw) {
+  ++rw->learned;
+  rw->peak_burst = std::max(rw->peak_burst, static_cast<float>(f.burst));
+  rw->access.add(RelModel::slot(a.op, where));
+  if (!carries_node_value(a.op) || a.value.kind == Value::Kind::kEmpty) return;
+  NodeModel& n = rw->nodes[suffix];
+  n.kinds.add(kind_index(a.value.kind));
+  if (a.value.kind == Value::Kind::kNumber) {
+    n.number.add(a.value.number, static_cast<double>(a.time_ms) / 1000);
+  } else if (a.value.kind == Value::Kind::kText || a.value.kind == Value::Kind::kBool) {
+    n.text.add(TextValues::key(a.value));
+  }
+}
+
+}  // namespace iotwall
