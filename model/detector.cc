@@ -102,15 +102,19 @@ void Detector::close_window(uint32_t src, Instance* in) {
       n.support = 1;
       r.nodes.emplace(k, n);
     }
-    // The periods of the window's flows: each flow's recent gaps mined,
-    // weighted by the share of them that ended in this window, so that
-    // descriptors of consecutive windows add up to each gap about once.
+    // The periods of the window's flows. The miner holds a flow's last
+    // normal gaps; mining is the costly step and consecutive windows share
+    // most of their gaps, so a flow is mined once it has kMineEvery new gaps
+    // (or a tenth of its window), and its clusters are weighted by the share
+    // of new gaps: over time each gap counts about once.
     for (uint32_t fi : rw.flows) {
-      const Flow& f = flows_[fi];
-      if (f.flagged || f.window_gaps == 0) continue;
+      Flow& f = flows_[fi];
+      const size_t every = std::max<size_t>(PeriodMiner::kMinPoints, f.miner.window() / 8);
+      if (f.new_gaps < every) continue;
       f.miner.mine(&mined_);
+      const double share = std::min(1.0, f.new_gaps / static_cast<double>(f.miner.size()));
+      f.new_gaps = 0;
       if (mined_.empty()) continue;
-      const double share = std::min(1.0, f.window_gaps / static_cast<double>(f.miner.size()));
       for (PeriodCluster& c : mined_) c.cf.scale(share);
       merge_periods(&r.periods, mined_);
     }
@@ -197,8 +201,6 @@ Verdict Detector::observe(const Access& a) {
   const double gap_s = f.last_ok_ms >= 0 ? static_cast<double>(now - f.last_ok_ms) / 1000 : -1;
   if (f.window_seq != in.window_seq) {
     f.window_seq = in.window_seq;
-    f.window_gaps = 0;
-    f.flagged = false;
     rw->flows.push_back(fit->second);
   }
   if (std::find(rw->partners.begin(), rw->partners.end(), e.dst) == rw->partners.end()) {
@@ -235,14 +237,13 @@ Verdict Detector::observe(const Access& a) {
     v.anomalous = v.av >= opt_.threshold;
   }
   if (v.anomalous) {
-    f.flagged = true;
     // A rate alarm holds while the flow's burst stays above its normal band.
     if (v.feature == Feature::kFrequency || v.feature == Feature::kPeriod) f.alarm = true;
   } else {
     f.alarm = false;
     if (gap_s >= 0) {
       f.miner.add(gap_s, static_cast<double>(now) / 1000);
-      ++f.window_gaps;
+      ++f.new_gaps;
     }
     f.last_ok_ms = now;
     learn(a, suffix, where, f, rw);

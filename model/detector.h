@@ -129,8 +129,7 @@ class Detector {
     double burst = 0;
     PeriodMiner miner;
     uint64_t window_seq = 0;  // the source's window it was last listed in
-    uint32_t window_gaps = 0;  // gaps that ended in that window
-    bool flagged = false;  // an access flagged in this window: no periods learned from it
+    uint32_t new_gaps = 0;    // gaps added to the miner since it was last mined
     bool alarm = false;    // flagged for its rate; stays so while the rate is high
     double run = 0;        // consecutive early gaps, summed in 3-sd units
     uint32_t run_n = 0;    // their number
