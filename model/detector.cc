@@ -378,4 +378,14 @@ void Detector::learn(const Access& a, uint32_t suffix, int where, const Flow& f,
   }
 }
 
+void Detector::restore(CommGraph g, absl::flat_hash_map<uint32_t, TypeModel> models) {
+  graph_ = std::move(g);
+  models_ = std::move(models);
+  // Windows and flows index the old graph's vertices: start them afresh.
+  instances_.clear();
+  flows_.clear();
+  flow_index_.clear();
+  for (const auto& [key, m] : models_) graph_.adopt_type(Sym{key});
+}
+
 }  // namespace iotwall

@@ -94,6 +94,11 @@ class Detector {
   void adopt(uint32_t type_key, const TypeModel& m);
   // Replaces all models (after loading a file).
   void set_models(absl::flat_hash_map<uint32_t, TypeModel> m) { models_ = std::move(m); }
+  // Replaces the graph and the models with a saved state (load_state): the
+  // per-instance windows and flows start afresh, and every type with a
+  // model skips its learning phase (adopt_type; keys of untyped services
+  // are vertex names, which no vertex has as a type).
+  void restore(CommGraph g, absl::flat_hash_map<uint32_t, TypeModel> models);
 
   uint64_t descriptors() const { return descriptors_; }
   size_t model_bytes() const;

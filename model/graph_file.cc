@@ -3,9 +3,13 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstring>
 #include <tuple>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include <absl/container/flat_hash_map.h>
 
@@ -38,6 +42,8 @@ class Writer {
     auto u = static_cast<U>(v);
     for (size_t i = 0; i < sizeof(U); ++i) out.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
   }
+  void f32(float v) { put(std::bit_cast<uint32_t>(v)); }  // bit-exact
+  void f64(double v) { put(std::bit_cast<uint64_t>(v)); }
   void bytes(std::string_view s) { out.append(s); }
   std::string out;
 };
@@ -58,6 +64,8 @@ class Reader {
     pos_ += sizeof(U);
     return static_cast<T>(u);
   }
+  float f32() { return std::bit_cast<float>(get<uint32_t>()); }
+  double f64() { return std::bit_cast<double>(get<uint64_t>()); }
   std::string_view bytes(size_t n) {
     if (in_.size() - pos_ < n) {
       ok_ = false;
@@ -106,6 +114,215 @@ class StringTable {
   std::vector<Sym> order_;
 };
 
+// ---- The models section (version 2) ----
+
+// Smallest record sizes, so a count can be checked against the bytes left.
+constexpr size_t kCfBytes = 7 * 8;  // n, x_ref, ls, ss, t_ref, st, sst
+template <int N>
+constexpr size_t kCountsBytes = 4 + 4 * N;  // u32 length, f32 counts
+constexpr size_t kTextBytes = TextValues::kSlots * (1 + 4 + 4) + 4;  // slots, other
+constexpr size_t kNodeBytes = 4 + 4 + kCountsBytes<kValueKinds> + kCfBytes + kTextBytes;
+constexpr size_t kRelBytes = 4 + 8 + 4 * kCfBytes + kCountsBytes<kOperationCount * 3> + 4 + 4;
+constexpr size_t kModelBytes = 4 + 8 + 8 + 4;
+
+// A text-value slot's kind on disk.
+enum class SlotKind : uint8_t { kEmpty, kBool, kText };
+constexpr uint32_t kBoolTag = 0x80000000u;  // TextValues::key of a boolean
+
+// A map's entries sorted by their key's string: hash maps iterate in no
+// fixed order, and Sym ids differ between processes.
+template <typename V>
+std::vector<std::pair<uint32_t, const V*>> by_name(const absl::flat_hash_map<uint32_t, V>& m,
+                                                   const Interner& in) {
+  std::vector<std::pair<uint32_t, const V*>> v;
+  v.reserve(m.size());
+  for (const auto& [k, x] : m) v.emplace_back(k, &x);
+  std::sort(v.begin(), v.end(), [&](const auto& a, const auto& b) {
+    return in.str(Sym{a.first}) < in.str(Sym{b.first});
+  });
+  return v;
+}
+
+void write_cf(Writer& w, const ClusterFeature& c) {
+  for (double x : {c.n(), c.x_ref(), c.ls(), c.ss(), c.t_ref(), c.st(), c.sst()}) w.f64(x);
+}
+
+template <int N>
+void write_counts(Writer& w, const Counts<N>& c) {
+  w.put(static_cast<uint32_t>(N));  // the length, so a change of N is caught on load
+  for (float x : c.c) w.f32(x);
+}
+
+void write_text(Writer& w, StringTable& t, const TextValues& tv) {
+  for (int i = 0; i < TextValues::kSlots; ++i) {
+    const uint32_t k = tv.sym[i];
+    if (k == 0) {
+      w.put(SlotKind::kEmpty);
+      w.put(uint32_t{0});
+    } else if (k & kBoolTag) {
+      w.put(SlotKind::kBool);
+      w.put(k & ~kBoolTag);
+    } else {
+      w.put(SlotKind::kText);
+      w.put(t.index(Sym{k}));
+    }
+    w.f32(tv.count[i]);
+  }
+  w.f32(tv.other);
+}
+
+void write_models(Writer& w, StringTable& t, const absl::flat_hash_map<uint32_t, TypeModel>& models,
+                  const Interner& in) {
+  w.put(static_cast<uint32_t>(models.size()));
+  for (const auto& [key, m] : by_name(models, in)) {
+    w.put(t.index(Sym{key}));
+    w.f64(m->weight);
+    w.f64(m->last_s);
+    w.put(static_cast<uint32_t>(m->rels.size()));
+    for (const auto& [partner, r] : by_name(m->rels, in)) {
+      w.put(t.index(Sym{partner}));
+      w.f64(r->weight);
+      for (const ClusterFeature* c : {&r->partners, &r->flows, &r->frequency, &r->burst})
+        write_cf(w, *c);
+      write_counts(w, r->access);
+      w.put(static_cast<uint32_t>(r->nodes.size()));
+      for (const auto& [suffix, n] : by_name(r->nodes, in)) {
+        w.put(t.index(Sym{suffix}));
+        w.f32(n->support);
+        write_counts(w, n->kinds);
+        write_cf(w, n->number);
+        write_text(w, t, n->text);
+      }
+      w.put(static_cast<uint32_t>(r->periods.size()));
+      for (const PeriodCluster& p : r->periods) write_cf(w, p.cf);
+    }
+  }
+}
+
+// Reads the models section, checking every number and index. Stops at the
+// first problem; error() then says what it was.
+class ModelDecoder {
+ public:
+  ModelDecoder(Reader& r, const std::vector<Sym>& syms) : r_(r), syms_(syms) {}
+
+  bool read(absl::flat_hash_map<uint32_t, TypeModel>* out) {
+    for (uint32_t n = r_.count(kModelBytes); n > 0 && ok(); --n) {
+      const uint32_t key = sym();
+      TypeModel m;
+      m.weight = amount(r_.f64(), "a model weight");
+      m.last_s = amount(r_.f64(), "a model time");
+      for (uint32_t k = r_.count(kRelBytes); k > 0 && ok(); --k) {
+        const uint32_t partner = sym();
+        RelModel rel = relation();
+        if (ok() && !m.rels.emplace(partner, std::move(rel)).second)
+          bad("a partner type appears twice in a model");
+      }
+      if (ok() && !out->emplace(key, std::move(m)).second) bad("a type has two models");
+    }
+    return ok();
+  }
+
+  std::string error() const {
+    if (!error_.empty()) return error_;
+    return r_.ok() ? std::string() : std::string("records run past the end (a count is too large)");
+  }
+
+ private:
+  bool ok() const { return error_.empty() && r_.ok(); }
+  void bad(std::string what) {
+    if (error_.empty()) error_ = std::move(what);
+  }
+  // A Sym id from a string index.
+  uint32_t sym() {
+    const uint32_t i = r_.get<uint32_t>();
+    if (r_.ok() && i >= syms_.size()) bad("a string index is out of range");
+    return i < syms_.size() ? syms_[i].id : 0;
+  }
+  // A weight or count: finite and non-negative.
+  template <typename T>
+  T amount(T x, const char* what) {
+    if (!std::isfinite(x)) {
+      bad(std::string(what).append(" is not a finite number"));
+    } else if (x < 0) {
+      bad(std::string(what).append(" is negative"));
+    }
+    return x;
+  }
+  ClusterFeature cf(const char* what) {
+    double s[7];
+    for (double& x : s) x = r_.f64();
+    for (double x : s) {
+      if (!std::isfinite(x))
+        bad(std::string(what).append(" has a sum that is not a finite number"));
+    }
+    if (s[0] < 0) bad(std::string(what).append(" has a negative weight"));
+    return ClusterFeature::from_sums(s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
+  }
+  template <int N>
+  void counts(Counts<N>* c, const char* what) {
+    const uint32_t len = r_.get<uint32_t>();
+    if (len != N) {
+      bad(std::string(what)
+              .append(" has ")
+              .append(std::to_string(len))
+              .append(" counts, expected ")
+              .append(std::to_string(N)));
+      return;
+    }
+    for (float& x : c->c) x = amount(r_.f32(), what);
+  }
+  RelModel relation() {
+    RelModel rel;
+    rel.weight = amount(r_.f64(), "a relationship weight");
+    rel.partners = cf("a partners feature");
+    rel.flows = cf("a flows feature");
+    rel.frequency = cf("a frequency feature");
+    rel.burst = cf("a burst feature");
+    counts(&rel.access, "an access counts array");
+    for (uint32_t n = r_.count(kNodeBytes); n > 0 && ok(); --n) {
+      const uint32_t suffix = sym();  // 0 (the empty suffix) is a valid key
+      NodeModel node;
+      node.support = amount(r_.f32(), "a node support");
+      counts(&node.kinds, "a value kinds array");
+      node.number = cf("a node's number feature");
+      text(&node.text);
+      if (ok() && !rel.nodes.emplace(suffix, std::move(node)).second)
+        bad("a node appears twice in a relationship");
+    }
+    rel.periods.resize(r_.count(kCfBytes));
+    for (size_t i = 0; i < rel.periods.size() && ok(); ++i) {
+      rel.periods[i].cf = cf("a period cluster");
+      // merge_periods and the early-gap test rely on this order.
+      if (i > 0 && !(rel.periods[i - 1].cf.mean() <= rel.periods[i].cf.mean())) {
+        bad("period clusters are not sorted by centre");
+      }
+    }
+    return rel;
+  }
+  void text(TextValues* tv) {
+    for (int i = 0; i < TextValues::kSlots; ++i) {
+      const auto kind = r_.get<SlotKind>();
+      const uint32_t v = kind == SlotKind::kText ? sym() : r_.get<uint32_t>();
+      uint32_t& key = tv->sym[i];
+      const bool well_formed = (kind == SlotKind::kEmpty && v == 0) ||
+                               (kind == SlotKind::kBool && v <= 1) ||
+                               (kind == SlotKind::kText && v != 0 && !(v & kBoolTag));  // not ""
+      if (!well_formed) bad("a text value slot is malformed");
+      key = kind == SlotKind::kBool ? kBoolTag | v : v;
+      tv->count[i] = amount(r_.f32(), "a text value count");
+      if (key == 0 && tv->count[i] != 0) bad("an empty text value slot has a count");
+      for (int j = 0; j < i; ++j) {
+        if (key != 0 && tv->sym[j] == key) bad("a text value appears twice on a node");
+      }
+    }
+    tv->other = amount(r_.f32(), "a text value count");
+  }
+
+  Reader& r_;
+  const std::vector<Sym>& syms_;
+  std::string error_;
+};
+
 }  // namespace
 
 // Friend of CommGraph: reads and writes its private state.
@@ -117,9 +334,9 @@ struct GraphCodec {
     w.put(r.where);
   }
 
-  static std::string save(const CommGraph& g, const Interner& in) {
-    StringTable strings(in);
-    Writer body;  // everything after the string table
+  // The graph's records (version 1's payload after the string table).
+  static void write_graph(Writer& body, StringTable& strings, const CommGraph& g,
+                          const Interner& in) {
     body.put(g.opt_.learning_phase_ms);
     body.put(g.opt_.edge_ttl_ms);
     body.put(static_cast<uint8_t>(g.opt_.generalise_types));
@@ -187,6 +404,15 @@ struct GraphCodec {
       body.put(d.source);
       body.put(d.time_ms);
     }
+  }
+
+  static std::string save(const CommGraph& g,
+                          const absl::flat_hash_map<uint32_t, TypeModel>& models,
+                          const Interner& in) {
+    StringTable strings(in);
+    Writer body;  // everything after the string table
+    write_graph(body, strings, g, in);
+    write_models(body, strings, models, in);
 
     Writer payload;
     strings.write(payload);
@@ -200,7 +426,8 @@ struct GraphCodec {
     return std::move(file.out);
   }
 
-  static bool load(std::string_view bytes, Interner& in, CommGraph* out, std::string* error) {
+  static bool load(std::string_view bytes, Interner& in, CommGraph* out,
+                   absl::flat_hash_map<uint32_t, TypeModel>* models_out, std::string* error) {
     auto fail = [&](const std::string& why) {
       *error = why;
       return false;
@@ -211,9 +438,9 @@ struct GraphCodec {
     Reader header(bytes.substr(sizeof kMagic, 12));
     const auto version = header.get<uint32_t>();
     const auto length = header.get<uint64_t>();
-    if (version != kGraphFileVersion) {
-      return fail("graph file version " + std::to_string(version) + " is not supported (this is " +
-                  std::to_string(kGraphFileVersion) + ")");
+    if (version != 1 && version != kGraphFileVersion) {  // 1: the graph alone
+      return fail("graph file version " + std::to_string(version) +
+                  " is not supported (this reads 1 to " + std::to_string(kGraphFileVersion) + ")");
     }
     if (length != bytes.size() - kHeaderBytes - 4) {
       return fail("graph file is truncated or has trailing bytes (payload " + std::to_string(length) +
@@ -330,7 +557,14 @@ struct GraphCodec {
       if (q.type_level != q.rel.typed()) ok = false;
     }
     if (g.now_ != INT64_MIN && !time_ok(g.now_)) ok = false;
-    if (!ok || !r.ok() || !r.done()) return fail("graph file is inconsistent (bad index or length)");
+    if (!ok || !r.ok()) return fail("graph file is inconsistent (bad index or length)");
+    absl::flat_hash_map<uint32_t, TypeModel> models;
+    if (version >= 2) {
+      ModelDecoder decoder(r, syms);
+      if (!decoder.read(&models))
+        return fail(std::string("graph file models are inconsistent: ").append(decoder.error()));
+    }
+    if (!r.done()) return fail("graph file is inconsistent (bad index or length)");
 
     // Derived indexes.
     for (uint32_t i = 0; i < nv; ++i) {
@@ -359,14 +593,26 @@ struct GraphCodec {
       if (!added) it->second = std::min(it->second, v.first_spoke);
     }
     *out = std::move(g);
+    *models_out = std::move(models);
     return true;
   }
 };
 
-std::string save_graph(const CommGraph& g, const Interner& in) { return GraphCodec::save(g, in); }
+std::string save_state(const CommGraph& g, const absl::flat_hash_map<uint32_t, TypeModel>& models,
+                       const Interner& in) {
+  return GraphCodec::save(g, models, in);
+}
+
+bool load_state(std::string_view bytes, Interner& in, CommGraph* g,
+                absl::flat_hash_map<uint32_t, TypeModel>* models, std::string* error) {
+  return GraphCodec::load(bytes, in, g, models, error);
+}
+
+std::string save_graph(const CommGraph& g, const Interner& in) { return save_state(g, {}, in); }
 
 bool load_graph(std::string_view bytes, Interner& in, CommGraph* g, std::string* error) {
-  return GraphCodec::load(bytes, in, g, error);
+  absl::flat_hash_map<uint32_t, TypeModel> models;
+  return load_state(bytes, in, g, &models, error);
 }
 
 }  // namespace iotwall
