@@ -9,11 +9,11 @@ DEMO_DIR   ?= $(BUILD)/demo
 # Debian 12 packages the build, the tests and the benchmarks need.
 PACKAGES := build-essential cmake ninja-build pkg-config zlib1g-dev \
             libabsl-dev libboost-program-options-dev nlohmann-json3-dev \
-            catch2 libbenchmark-dev gnuplot-nox
+            catch2 libbenchmark-dev gnuplot-nox python3
 
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps build test bench demo format clean
+.PHONY: all deps build test bench demo evaluation format clean
 
 all: build
 
@@ -52,7 +52,12 @@ demo: build
 	@mkdir -p $(DEMO_DIR)
 	$(BUILD)/daemon/iotwall sim --rooms 12 --hours 24 --seed 7 --out $(DEMO_DIR)/site.csv
 	$(BUILD)/daemon/iotwall eval --trace $(DEMO_DIR)/site.csv --answer-after 300 \
-	  --progress --show-questions 8
+	  --progress --show-questions 8 --report $(DEMO_DIR)/report
+	@echo "charts: $(DEMO_DIR)/report/roc.png $(DEMO_DIR)/report/errors.png"
+
+# The tables of docs/EVALUATION.md, measured afresh (seeds 1-5, ablation, sizes).
+evaluation: build
+	python3 tests/eval/evaluate.py --bin $(BUILD)/daemon/iotwall --work $(BUILD)/evaluation
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

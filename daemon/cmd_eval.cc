@@ -1,5 +1,5 @@
 // iotwall eval: replays a labelled DS2OS-format trace through the detector
-// and prints the confusion matrix and rates (docs/evaluation.md).
+// and prints the confusion matrix and rates (docs/EVALUATION.md).
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +20,7 @@
 #include "daemon/eval_report.h"
 #include "daemon/text_table.h"
 #include "model/evaluator.h"
+#include "model/graph_file.h"
 #include "model/reorder_buffer.h"
 #include "model/trace_reader.h"
 #include "model/trace_writer.h"
@@ -49,6 +50,7 @@ struct EvalArgs {
   std::string disable;
   std::string roc;
   std::string report;
+  std::string load_state, load_models, save_state;
 };
 
 // A progress line on stderr: redrawn in place on a terminal, one line per
@@ -87,6 +89,46 @@ void print_errors(const TraceReader& reader, const std::string& path) {
     std::fprintf(stderr, "%s: ... and %llu more malformed rows\n", path.c_str(),
                  static_cast<unsigned long long>(st.malformed - reader.errors().size()));
   }
+}
+
+// A state file, whole (they are small: a site's graph and models). Files
+// over 1 GiB are refused rather than read.
+bool read_file(const std::string& path, std::string* out, std::string* error) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
+  if (!f) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) {
+    out->append(buf, n);
+    if (out->size() > (size_t{1} << 30)) {
+      *error = "larger than 1 GiB: not a state file";
+      return false;
+    }
+  }
+  if (std::ferror(f.get())) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+// Writes through a temporary file renamed over `path`, so a crash or a full
+// disk never leaves a half-written state behind.
+bool write_file(const std::string& path, const std::string& bytes, std::string* error) {
+  const std::string tmp = path + ".tmp";
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(tmp.c_str(), "wb"), std::fclose);
+  bool ok = f && std::fwrite(bytes.data(), 1, bytes.size(), f.get()) == bytes.size() &&
+            std::fflush(f.get()) == 0 && fsync(fileno(f.get())) == 0;
+  ok = f && std::fclose(f.release()) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    *error = "cannot write " + path + ": " + std::strerror(errno);
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
 }
 
 long peak_rss_kb() {
@@ -242,7 +284,10 @@ int run_eval(int argc, char** argv) {
       ("threshold", po::value(&a.threshold)->default_value(a.threshold), "anomaly value AV at which an access is flagged")
       ("disable", po::value(&a.disable), "features left out of the score, comma list: value, period, location, operation, datatype, partners, frequency, flows, relationship")
       ("roc", po::value(&a.roc), "write the threshold sweep (threshold, detection rate, false-positive rate) to FILE (CSV)")
-      ("report", po::value(&a.report), "write the ROC curve, errors over time and plasticity to DIR as CSV and PNG charts (gnuplot)");
+      ("report", po::value(&a.report), "write the ROC curve, errors over time and plasticity to DIR as CSV and PNG charts (gnuplot)")
+      ("load-state", po::value(&a.load_state), "start from a saved state FILE (graph and models) instead of nothing")
+      ("load-models", po::value(&a.load_models), "adopt the type models of a state FILE (from another node or site): their types skip the learning phase")
+      ("save-state", po::value(&a.save_state), "save the graph and the models to FILE after the replay");
   po::variables_map vm;
   try {
     po::positional_options_description no_positionals;  // a stray argument is an error
@@ -289,6 +334,21 @@ int run_eval(int argc, char** argv) {
   eo.detector.threshold = a.threshold;
   eo.detector.disabled = disabled;
   Evaluator ev(eo, in);
+  for (const std::string* path : {&a.load_state, &a.load_models}) {
+    if (path->empty()) continue;
+    std::string bytes;
+    CommGraph g(eo.detector.graph);
+    absl::flat_hash_map<uint32_t, TypeModel> models;
+    if (!read_file(*path, &bytes, &error) || !load_state(bytes, in, &g, &models, &error)) {
+      std::fprintf(stderr, "iotwall eval: cannot load %s: %s\n", path->c_str(), error.c_str());
+      return 1;
+    }
+    if (path == &a.load_state) {
+      ev.detector().restore(std::move(g), std::move(models));
+    } else {
+      for (const auto& [key, m] : models) ev.detector().adopt(key, m);
+    }
+  }
   ReorderBuffer reorder(ms(a.reorder_window_s), kMaxReorderRows);
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -355,6 +415,11 @@ int run_eval(int argc, char** argv) {
   }
   if (verdicts && (std::fflush(verdicts.get()) != 0 || std::ferror(verdicts.get()))) {
     std::fprintf(stderr, "iotwall eval: writing %s failed\n", a.verdicts.c_str());
+    return 1;
+  }
+  if (!a.save_state.empty() &&
+      !write_file(a.save_state, save_state(ev.graph(), ev.detector().models(), in), &error)) {
+    std::fprintf(stderr, "iotwall eval: %s\n", error.c_str());
     return 1;
   }
   if (!a.roc.empty() && !write_roc_csv(r, a.roc, &error)) {

@@ -110,6 +110,7 @@ class Evaluator {
   EvalReport report() const;
   const CommGraph& graph() const { return det_.graph(); }
   const Detector& detector() const { return det_; }
+  Detector& detector() { return det_; }  // to load a state before the first row
 
  private:
   struct DueAnswer {

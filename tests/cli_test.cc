@@ -154,6 +154,45 @@ TEST_CASE("cli: eval rejects bad model options", "[cli]") {
   CHECK(r.err.find("colour") != std::string::npos);
 }
 
+TEST_CASE("cli: a saved state resumes, and its models carry to another site", "[cli][state]") {
+  const std::string a = temp_path("site-a.csv");
+  const std::string b = temp_path("site-b.csv");
+  const std::string state = temp_path("site-a.iotw");
+  REQUIRE(run("sim --rooms 4 --hours 6 --seed 7 --out " + a).status == 0);
+  REQUIRE(run("sim --rooms 4 --hours 6 --seed 8 --out " + b).status == 0);
+  REQUIRE(run("eval --answer-after 300 --trace " + a + " --save-state " + state).status == 0);
+  const std::string bytes = slurp(state);
+  REQUIRE(bytes.size() > 100);
+
+  // A fresh site asks fewer questions with the models of a site of the
+  // same kinds: their types skip the learning phase and bring their
+  // relations; the attacks are still caught.
+  auto fresh = nlohmann::json::parse(run("eval --json --answer-after 300 --trace " + b).out);
+  Run adopted_run = run("eval --json --answer-after 300 --trace " + b + " --load-models " + state);
+  REQUIRE(adopted_run.status == 0);
+  auto adopted = nlohmann::json::parse(adopted_run.out);
+  INFO(fresh.dump(1) << adopted.dump(1));
+  CHECK(adopted["questions"].get<int>() < fresh["questions"].get<int>());
+  CHECK(adopted["detection_rate"].get<double>() >= 0.95);
+  CHECK(adopted["false_positive_rate"].get<double>() <= fresh["false_positive_rate"].get<double>());
+
+  // Resuming the whole state: the graph's questions are already there.
+  Run resumed = run("eval --json --answer-after 300 --trace " + b + " --load-state " + state);
+  REQUIRE(resumed.status == 0);
+  CHECK(nlohmann::json::parse(resumed.out)["questions"].get<int>() >= fresh["questions"].get<int>() / 2);
+
+  // A damaged file is refused with a message, and nothing runs.
+  {
+    std::ofstream f(state, std::ios::binary | std::ios::trunc);
+    f << bytes.substr(0, bytes.size() / 2);
+  }
+  Run bad = run("eval --trace " + b + " --load-models " + state);
+  CHECK(bad.status == 1);
+  CHECK_THAT(bad.err, Catch::Contains("cannot load") && Catch::Contains(state));
+  CHECK(run("eval --trace " + b + " --load-state /nonexistent/x.iotw").status == 1);
+  for (const std::string& f : {a, b, state}) std::remove(f.c_str());
+}
+
 TEST_CASE("cli: --roc and --report write the sweep and the charts", "[cli][report]") {
   const std::string trace = temp_path("report.csv");
   const std::string roc = temp_path("roc.csv");

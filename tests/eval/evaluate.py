@@ -132,6 +132,22 @@ def main():
                   f"({r['normal_after_learning']} rows were past their service's learning phase).")
         print()
 
+    print("### Portable models: the types' models of seed 1's site adopted by other sites\n")
+    state = os.path.join(args.work, "site-seed1.iotw")
+    run([args.bin, "eval", "--trace", sim(args, 12, 24, seeds[0]), "--answer-after", "300",
+         "--save-state", state])
+    print(f"State file of seed {seeds[0]} (graph and models): {os.path.getsize(state):,} bytes.\n")
+    print("| site | detection | FP rate | FP / day | approved questions | with seed 1's models: detection | FP rate | FP / day | approved questions |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for rooms, s in [(12, x) for x in seeds[1:]] + [(4, 11)]:
+        trace = sim(args, rooms, 24, s)
+        a = base[s] if rooms == 12 else evaluate(args, trace, "--answer-after", "300")
+        b = evaluate(args, trace, "--answer-after", "300", "--load-models", state)
+        print(f"| {rooms} rooms, seed {s} | {pct(a['detection_rate'])} | {pct(a['false_positive_rate'], 3)} | "
+              f"{a['fp'] * 24 / a['hours']:.0f} | {a['questions_approved']} | {pct(b['detection_rate'])} | "
+              f"{pct(b['false_positive_rate'], 3)} | {b['fp'] * 24 / b['hours']:.0f} | {b['questions_approved']} |")
+    print()
+
     print("### Plasticity (the paper's Fig. 4), seeds\n")
     for s in seeds:
         r = base[s]
