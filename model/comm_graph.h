@@ -144,6 +144,9 @@ class CommGraph {
   size_t open_questions() const { return open_questions_; }
   int64_t now() const { return now_; }
   const GraphOptions& options() const { return opt_; }
+  // Settings are configuration, not state: a loaded graph takes the
+  // running configuration's.
+  void set_options(const GraphOptions& o) { opt_ = o; next_sweep_ = INT64_MIN; }
   // Approximate bytes held (for memory reports).
   size_t bytes() const;
 

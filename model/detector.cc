@@ -380,6 +380,7 @@ void Detector::learn(const Access& a, uint32_t suffix, int where, const Flow& f,
 
 void Detector::restore(CommGraph g, absl::flat_hash_map<uint32_t, TypeModel> models) {
   graph_ = std::move(g);
+  graph_.set_options(opt_.graph);  // the running configuration wins over the file's
   models_ = std::move(models);
   // Windows and flows index the old graph's vertices: start them afresh.
   instances_.clear();

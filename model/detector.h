@@ -97,7 +97,8 @@ class Detector {
   // Replaces the graph and the models with a saved state (load_state): the
   // per-instance windows and flows start afresh, and every type with a
   // model skips its learning phase (adopt_type; keys of untyped services
-  // are vertex names, which no vertex has as a type).
+  // are vertex names, which no vertex has as a type). The graph keeps the
+  // detector's options, not the file's: settings are configuration.
   void restore(CommGraph g, absl::flat_hash_map<uint32_t, TypeModel> models);
 
   uint64_t descriptors() const { return descriptors_; }
