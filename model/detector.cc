@@ -67,7 +67,9 @@ void Detector::open_window(Instance* in, int64_t t) {
     rw.seen = rw.learned = 0;
     rw.peak_burst = 0;
     rw.partners.clear();
+    rw.learned_partners.clear();
     rw.flows.clear();
+    rw.learned_flows = 0;
     rw.access = {};
     rw.nodes.clear();
   }
@@ -93,8 +95,8 @@ void Detector::close_window(uint32_t src, Instance* in) {
     any = true;
     RelModel& r = d.rels[rw.partner_type];
     r.weight = 1;
-    r.partners.add(static_cast<double>(rw.partners.size()), t_s);
-    r.flows.add(static_cast<double>(rw.flows.size()), t_s);
+    r.partners.add(static_cast<double>(rw.learned_partners.size()), t_s);
+    r.flows.add(rw.learned_flows, t_s);
     r.frequency.add(rw.learned, t_s);
     r.burst.add(rw.peak_burst, t_s);
     r.access = rw.access;
@@ -121,7 +123,9 @@ void Detector::close_window(uint32_t src, Instance* in) {
   }
   if (!any) return;
   ++descriptors_;
-  models_[type_key(graph_.vertices()[src])].merge(d, opt_.max_model_weight);
+  TypeModel& m = models_[type_key(graph_.vertices()[src])];
+  m.merge(d, opt_.max_model_weight);
+  if (opt_.stale_after_s > 0) m.forget_stale(t_s, opt_.stale_after_s);
 }
 
 void Detector::flush(int64_t now_ms) {
@@ -203,9 +207,7 @@ Verdict Detector::observe(const Access& a) {
     f.window_seq = in.window_seq;
     rw->flows.push_back(fit->second);
   }
-  if (std::find(rw->partners.begin(), rw->partners.end(), e.dst) == rw->partners.end()) {
-    rw->partners.push_back(e.dst);
-  }
+  rw->partners.insert(e.dst);
   ++rw->seen;
 
   const auto mit = models_.find(type_key(sv));
@@ -246,6 +248,11 @@ Verdict Detector::observe(const Access& a) {
       ++f.new_gaps;
     }
     f.last_ok_ms = now;
+    if (f.learned_seq != in.window_seq) {
+      f.learned_seq = in.window_seq;
+      ++rw->learned_flows;
+    }
+    rw->learned_partners.insert(e.dst);
     learn(a, suffix, where, f, rw);
     v.learned = true;
   }
@@ -268,10 +275,21 @@ double Detector::early(const RelModel& r, double gap_s) const {
 
 void Detector::score(const Access& a, const TypeModel* m, const RelModel* r, const RelWindow& rw,
                      const Flow& f, double gap_s, uint32_t suffix, int where, Verdict* v) const {
+  const auto on = [&](Feature ft) { return (opt_.disabled & bit(ft)) == 0; };
+  // A value that contradicts its node's declared type is anomalous whatever
+  // the model knows: it needs no history, no relationship model (an approved
+  // edge has none at first), and no trust.
+  const bool valued = carries_node_value(a.op) && a.value.kind != Value::Kind::kEmpty;
+  const bool wrong_type = valued && on(Feature::kDatatype) && declared_number(in_.str(a.node_type)) &&
+                          (a.value.kind == Value::Kind::kText || a.value.kind == Value::Kind::kBool);
+  if (wrong_type) {
+    v->soa = v->av = opt_.unseen_score;
+    v->feature = Feature::kDatatype;
+    v->observed = kind_index(a.value.kind);
+  }
   if (m == nullptr) return;  // no model yet: SoM = 0
   v->som = std::min(m->weight, opt_.trust_weight) / opt_.trust_weight;
   const bool approved = v->graph.state == EdgeState::kApproved;
-  const auto on = [&](Feature ft) { return (opt_.disabled & bit(ft)) == 0; };
   if (on(Feature::kRelationship) && !approved) {
     // The paper's ratio for a relationship the type has never (or no longer)
     // had; a known relationship that is merely rare per window (event-driven:
@@ -338,16 +356,11 @@ void Detector::score(const Access& a, const TypeModel* m, const RelModel* r, con
         }
       }
     }
-    const bool valued = carries_node_value(a.op) && a.value.kind != Value::Kind::kEmpty;
     const auto nit = r->nodes.find(suffix);
     const NodeModel* n = nit == r->nodes.end() ? nullptr : &nit->second;
-    if (valued && on(Feature::kDatatype)) {
-      const bool wrong = declared_number(in_.str(a.node_type)) &&
-                         (a.value.kind == Value::Kind::kText || a.value.kind == Value::Kind::kBool);
-      if (wrong || (n != nullptr && n->support >= opt_.min_support &&
-                    n->kinds[kind_index(a.value.kind)] <= 0)) {
-        consider(Feature::kDatatype, opt_.unseen_score, kind_index(a.value.kind), 0, 0);
-      }
+    if (valued && on(Feature::kDatatype) && n != nullptr && n->support >= opt_.min_support &&
+        n->kinds[kind_index(a.value.kind)] <= 0) {
+      consider(Feature::kDatatype, opt_.unseen_score, kind_index(a.value.kind), 0, 0);
     }
     if (valued && on(Feature::kValue) && n != nullptr && n->support >= opt_.min_support) {
       if (a.value.kind == Value::Kind::kNumber && n->number.n() >= opt_.min_support) {
@@ -361,6 +374,7 @@ void Detector::score(const Access& a, const TypeModel* m, const RelModel* r, con
     }
   }
   v->av = v->som * std::max(v->sor, v->soa);
+  if (wrong_type) v->av = std::max(v->av, opt_.unseen_score);
   if (v->sor >= v->soa && v->sor > 0) v->feature = Feature::kRelationship;
 }
 

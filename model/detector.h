@@ -25,6 +25,7 @@
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 
 #include "model/comm_graph.h"
 #include "model/features.h"
@@ -38,6 +39,8 @@ struct DetectorOptions {
   GraphOptions graph;
   int64_t window_ms = 60'000;      // descriptor window
   double max_model_weight = 3000;  // decay beyond this many descriptors
+  // Period clusters no descriptor fed for this long fade out (0: never).
+  double stale_after_s = 7 * 86400;
   // SoM saturates at this weight: one instance-hour of descriptors. The
   // paper divides by max_model_weight, which makes a type with one instance
   // untrusted for 50 hours (docs/detector.md).
@@ -109,8 +112,11 @@ class Detector {
     uint32_t partner_type = 0;
     uint32_t seen = 0, learned = 0;
     float peak_burst = 0;
-    std::vector<uint32_t> partners;  // vertices
-    std::vector<uint32_t> flows;     // flow indices
+    // Partners and flows seen, for scoring; those of normal accesses, for
+    // the descriptor (an anomalous access is never learned).
+    absl::flat_hash_set<uint32_t> partners, learned_partners;  // vertices
+    std::vector<uint32_t> flows;  // flow indices, each listed once per window
+    uint32_t learned_flows = 0;
     Counts<kOperationCount * 3> access;
     absl::flat_hash_map<uint32_t, NodeModel> nodes;
   };
@@ -134,7 +140,8 @@ class Detector {
     int64_t last_ok_ms = -1;  // its latest access judged normal
     double burst = 0;
     PeriodMiner miner;
-    uint64_t window_seq = 0;  // the source's window it was last listed in
+    uint64_t window_seq = 0;   // the source's window it was last listed in
+    uint64_t learned_seq = 0;  // the source's window it last had a normal access in
     uint32_t new_gaps = 0;    // gaps added to the miner since it was last mined
     bool alarm = false;    // flagged for its rate; stays so while the rate is high
     double run = 0;        // consecutive early gaps, summed in 3-sd units

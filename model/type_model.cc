@@ -58,11 +58,12 @@ void NodeModel::merge(const NodeModel& o) {
   text.merge(o.text);
 }
 
-void NodeModel::scale(float f) {
-  support *= f;
-  kinds.scale(f);
+void NodeModel::scale(double f) {
+  const auto ff = static_cast<float>(f);
+  support *= ff;
+  kinds.scale(ff);
   number.scale(f);
-  text.scale(f);
+  text.scale(ff);
 }
 
 void RelModel::merge(const RelModel& o) {
@@ -76,13 +77,13 @@ void RelModel::merge(const RelModel& o) {
   merge_periods(&periods, o.periods);
 }
 
-void RelModel::scale(float f) {
+void RelModel::scale(double f) {
   weight *= f;
   partners.scale(f);
   flows.scale(f);
   frequency.scale(f);
   burst.scale(f);
-  access.scale(f);
+  access.scale(static_cast<float>(f));
   for (auto& [k, n] : nodes) n.scale(f);
   for (PeriodCluster& p : periods) p.cf.scale(f);
   std::erase_if(periods, [](const PeriodCluster& p) { return p.cf.n() < kForgetWeight; });
@@ -97,12 +98,18 @@ void TypeModel::merge(const TypeModel& o, double cap) {
   for (const auto& [k, r] : o.rels) {
     if (r.weight > 0) rels[k].merge(r);  // weight 0: a reused descriptor's absent relationship
   }
+  if (cap > 0 && weight > cap * (1 + 1e-9)) scale(cap / weight);  // o alone outweighed the cap
 }
 
 void TypeModel::scale(double f) {
   weight *= f;
-  for (auto& [k, r] : rels) r.scale(static_cast<float>(f));
-  absl::erase_if(rels, [](const auto& kv) { return kv.second.weight < kForgetWeight; });
+  for (auto& [k, r] : rels) r.scale(f);
+}
+
+void TypeModel::forget_stale(double now_s, double horizon_s) {
+  for (auto& [k, r] : rels) {
+    std::erase_if(r.periods, [&](const PeriodCluster& p) { return p.cf.staleness(now_s) > horizon_s; });
+  }
 }
 
 size_t TypeModel::bytes() const {

@@ -91,7 +91,7 @@ struct NodeModel {
   TextValues text;        // text and boolean values
 
   void merge(const NodeModel& o);
-  void scale(float f);
+  void scale(double f);
 };
 
 // The locality of a relationship's accesses.
@@ -121,7 +121,7 @@ struct RelModel {
   }
 
   void merge(const RelModel& o);
-  void scale(float f);
+  void scale(double f);
 };
 
 struct TypeModel {
@@ -130,18 +130,27 @@ struct TypeModel {
   absl::flat_hash_map<uint32_t, RelModel> rels;  // partner type Sym id -> relationship
 
   // Merges another model or a descriptor (BIRCH additivity). With cap > 0,
-  // first scales this model by cap / (weight + o.weight) when the sum would
-  // exceed it, so the weight never passes the cap.
+  // when the sum would exceed it, first scales this model by
+  // (cap - o.weight) / weight: the old contributions decay, the new ones
+  // count in full, and the weight stays at the cap. A merged model heavier
+  // than the cap on its own replaces this one, scaled down to the cap.
   void merge(const TypeModel& o, double cap = 0);
-  // Multiplies every weight, count and CF by f (decay). Period clusters and
-  // relationships left with a weight under kForgetWeight are dropped.
+  // Multiplies every weight, count and CF by f (decay). Period clusters left
+  // with a weight under kForgetWeight are dropped; relationships fade but
+  // stay known: the graph still has their edges, and a relationship the
+  // model forgot would score as never seen (SoR) on every access, so would
+  // never be learned again.
   void scale(double f);
+
+  // Drops period clusters no descriptor fed for longer than horizon_s
+  // (ClusterFeature::staleness, from their time sums) at time now_s.
+  void forget_stale(double now_s, double horizon_s);
 
   // Approximate bytes held (for memory reports).
   size_t bytes() const;
 };
 
-// Below this weight, decayed relationships and period clusters are forgotten.
+// Below this weight, decayed period clusters are forgotten.
 inline constexpr double kForgetWeight = 0.5;
 
 }  // namespace iotwall
