@@ -9,7 +9,8 @@ DEMO_DIR   ?= $(BUILD)/demo
 # Debian 12 packages the build, the tests and the benchmarks need.
 PACKAGES := build-essential cmake ninja-build pkg-config zlib1g-dev \
             libabsl-dev libboost-program-options-dev nlohmann-json3-dev \
-            catch2 libbenchmark-dev gnuplot-nox python3
+            catch2 libbenchmark-dev gnuplot-nox python3 \
+            libpcap-dev libhttp-parser-dev libsimdjson-dev libssl-dev
 
 export DEBIAN_FRONTEND := noninteractive
 
