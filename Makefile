@@ -10,7 +10,7 @@ DEMO_DIR   ?= $(BUILD)/demo
 PACKAGES := build-essential cmake ninja-build pkg-config zlib1g-dev \
             libabsl-dev libboost-program-options-dev nlohmann-json3-dev \
             catch2 libbenchmark-dev gnuplot-nox python3 \
-            libpcap-dev libhttp-parser-dev libsimdjson-dev libssl-dev
+            libpcap-dev libhttp-parser-dev libsimdjson-dev libssl-dev libyaml-cpp-dev
 
 export DEBIAN_FRONTEND := noninteractive
 
