@@ -175,8 +175,8 @@ class CommGraph {
   absl::flat_hash_map<Relation, bool> type_rules_;  // true: approved
   absl::flat_hash_map<std::pair<uint32_t, Relation>, bool> service_rules_;
   absl::flat_hash_map<Relation, uint32_t> open_by_relation_;  // typed questions
-  absl::flat_hash_map<Sym, int64_t> type_first_spoke_;
-  absl::flat_hash_set<Sym> adopted_types_;  // types with a portable model: no learning phase  // type -> start of its learning phase
+  absl::flat_hash_map<Sym, int64_t> type_first_spoke_;  // type -> start of its learning phase
+  absl::flat_hash_set<Sym> adopted_types_;  // types with a portable model: no learning phase
   std::vector<Question> questions_;
   size_t open_questions_ = 0;
   std::vector<Decision> decisions_;

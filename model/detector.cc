@@ -9,10 +9,11 @@ namespace {
 // Sd floors, in each feature's unit. Counts (partners, flows, accesses per
 // window, accesses per burst): one access, the resolution of a count.
 constexpr double kCountSdFloor = 1.0;
-// Values: 10 % of the node's mean magnitude, at least 0.1. A node's unit is
+// Values: 2 % of the node's mean magnitude, at least 0.1. A node's unit is
 // unknown; a node that always held the same number should still take a
-// neighbouring one without alarm, but not one ten times larger.
-double value_sd_floor(double mean) { return std::max(0.1, 0.1 * std::abs(mean)); }
+// neighbouring one without alarm (21 sd wide at the default threshold),
+// but not one far off.
+double value_sd_floor(double mean) { return std::max(0.1, 0.02 * std::abs(mean)); }
 
 // Ops whose value is the node's data (a read's result, a write's argument,
 // a callback's payload). Other ops carry parameters (a subscription's
@@ -20,6 +21,8 @@ double value_sd_floor(double mean) { return std::max(0.1, 0.1 * std::abs(mean));
 bool carries_node_value(Operation op) {
   return op == Operation::kRead || op == Operation::kWrite || op == Operation::kNotifyCallback;
 }
+
+constexpr double kMaxLearnedMagnitude = 1e12;
 
 bool declared_number(std::string_view node_type) { return node_type == "/basic/number"; }
 
@@ -180,6 +183,11 @@ Verdict Detector::observe(const Access& a) {
   const Vertex& dv = graph_.vertices()[e.dst];
   const uint32_t partner = type_key(dv);
   v.partner_type = partner;
+  v.anomalous = v.graph.anomalous;
+  // Pending and denied edges are the graph's to judge: their accesses cost
+  // the model nothing (no flow, no window state), so an intruder's
+  // unanswered questions cannot grow it.
+  if (v.graph.anomalous) return v;
   RelWindow* rw = nullptr;
   for (RelWindow& x : in.rels) {
     if (x.partner_type == partner) rw = &x;
@@ -192,10 +200,9 @@ Verdict Detector::observe(const Access& a) {
 
   const uint32_t suffix = node_suffix(a);
   const int where = location_slot(sv, dv);
-  auto [fit, added] = flow_index_.try_emplace(FlowKey{src, a.node_address.id, a.op},
-                                              static_cast<uint32_t>(flows_.size()));
-  if (added) flows_.emplace_back(opt_.period_window);
-  Flow& f = flows_[fit->second];
+  const uint32_t fi = flow_for(FlowKey{src, a.node_address.id, a.op}, now);
+  Flow& f = fi == kNoFlow ? untracked_flow_ : flows_[fi];
+  if (fi == kNoFlow) f = Flow(0);
   // The burst counts every access of the flow; periods are about its
   // normal accesses only, so the gap runs from the last access judged
   // normal: an attack's accesses on the flow neither teach the miner a
@@ -203,9 +210,9 @@ Verdict Detector::observe(const Access& a) {
   f.burst = f.last_ms >= 0 ? f.burst * std::exp(-static_cast<double>(now - f.last_ms) / 1000 / opt_.burst_tau_s) + 1 : 1;
   f.last_ms = now;
   const double gap_s = f.last_ok_ms >= 0 ? static_cast<double>(now - f.last_ok_ms) / 1000 : -1;
-  if (f.window_seq != in.window_seq) {
+  if (fi != kNoFlow && f.window_seq != in.window_seq) {
     f.window_seq = in.window_seq;
-    rw->flows.push_back(fit->second);
+    rw->flows.push_back(fi);
   }
   rw->partners.insert(e.dst);
   ++rw->seen;
@@ -214,28 +221,31 @@ Verdict Detector::observe(const Access& a) {
   const TypeModel* m = mit == models_.end() ? nullptr : &mit->second;
   const RelModel* r = nullptr;
   if (m != nullptr) {
-    const auto rit = m->rels.find(partner);
+    auto rit = m->rels.find(partner);
+    // A partner first known by its address whose type became known later
+    // (the DPI learns types as it goes) is the same relationship.
+    if (rit == m->rels.end() && !dv.type.empty()) rit = m->rels.find(dv.name.id);
     if (rit != m->rels.end()) r = &rit->second;
   }
+  Early early_gap;
   if (r != nullptr && (opt_.disabled & bit(Feature::kPeriod)) == 0) {
     // The burst as it forms: consecutive gaps below the fastest period's
     // 3-sd band, summed in 3-sd units. This is the group score's term for a
     // burst cluster (distance x its weight / 3 sd) counted on the burst's own
     // weight, so it grows with every access of a flood.
-    const double d = early(*r, gap_s);
-    if (d > 1) {
+    early_gap = early(*r, gap_s);
+    if (early_gap.d > 1) {
       if (f.run_n++ == 0) f.run_start_ms = f.last_ok_ms;
-      f.run += d;
+      f.run += early_gap.d;
     } else {
       f.run = 0;
       f.run_n = 0;
     }
   }
 
-  v.anomalous = v.graph.anomalous;
-  if (!v.graph.anomalous && !v.graph.source_learning) {
+  if (!v.graph.source_learning) {
     v.scored = true;
-    score(a, m, r, *rw, f, gap_s, suffix, where, &v);
+    score(a, m, r, *rw, f, gap_s, early_gap, suffix, where, &v);
     v.anomalous = v.av >= opt_.threshold;
   }
   if (v.anomalous) {
@@ -243,7 +253,10 @@ Verdict Detector::observe(const Access& a) {
     if (v.feature == Feature::kFrequency || v.feature == Feature::kPeriod) f.alarm = true;
   } else {
     f.alarm = false;
-    if (gap_s >= 0) {
+    // A gap shorter than every period is not taught to the miner even when
+    // it passed: a flow sped up below the threshold must not train the
+    // fast period that would then hide a flood.
+    if (gap_s >= 0 && early_gap.d <= 1 && fi != kNoFlow) {
       f.miner.add(gap_s, static_cast<double>(now) / 1000);
       ++f.new_gaps;
     }
@@ -259,22 +272,62 @@ Verdict Detector::observe(const Access& a) {
   return v;
 }
 
-double Detector::early(const RelModel& r, double gap_s) const {
+uint32_t Detector::flow_for(const FlowKey& k, int64_t now) {
+  if (const auto it = flow_index_.find(k); it != flow_index_.end()) return it->second;
+  if (flow_index_.size() >= opt_.max_flows) reclaim_flows(now);
+  if (flow_index_.size() >= opt_.max_flows) {
+    ++untracked_accesses_;
+    return kNoFlow;
+  }
+  uint32_t fi;
+  if (!free_flows_.empty()) {
+    fi = free_flows_.back();
+    free_flows_.pop_back();
+    flows_[fi] = Flow(opt_.period_window);
+  } else {
+    fi = static_cast<uint32_t>(flows_.size());
+    flows_.emplace_back(opt_.period_window);
+  }
+  flow_index_.emplace(k, fi);
+  return fi;
+}
+
+void Detector::reclaim_flows(int64_t now) {
+  // Closing the windows that ended first means no window still lists a
+  // flow idle for longer than a window.
+  flush(now);
+  const int64_t idle = std::max(opt_.flow_idle_ms, 2 * opt_.window_ms);
+  absl::erase_if(flow_index_, [&](const auto& kv) {
+    const Flow& f = flows_[kv.second];
+    if (now - f.last_ms <= idle) return false;
+    free_flows_.push_back(kv.second);
+    flows_[kv.second] = Flow(0);  // frees its miner
+    return true;
+  });
+}
+
+Detector::Early Detector::early(const RelModel& r, double gap_s) const {
   // How far a gap falls short of every period the relationship shows, in
   // 3-sd units of the nearest one. A flow slower than its periods (a missed
   // beat, a restart) harms nobody; one far faster floods. A gap that some
   // cluster explains, wide ones (random arrivals) included, is not early.
-  if (gap_s < 0 || r.periods.empty()) return 0;
-  double weight = 0;
-  for (const PeriodCluster& c : r.periods) weight += c.cf.n();
-  if (weight < opt_.min_support || gap_s >= r.periods.front().cf.mean()) return 0;  // sorted by centre
-  double d = INFINITY;
-  for (const PeriodCluster& c : r.periods) d = std::min(d, (c.cf.mean() - gap_s) / (3 * period_sd(c)));
-  return d;
+  // Light clusters (fewer than min_support gaps) have no say: a few odd
+  // gaps must not hide a flood, nor make a period.
+  Early e;
+  if (gap_s < 0) return e;
+  for (size_t i = 0; i < r.periods.size(); ++i) {  // sorted by centre
+    const PeriodCluster& c = r.periods[i];
+    if (c.cf.n() < opt_.min_support) continue;
+    if (gap_s >= c.cf.mean()) return Early{};
+    const double d = (c.cf.mean() - gap_s) / (3 * period_sd(c));
+    if (e.cluster < 0 || d < e.d) e = Early{d, static_cast<int>(i)};
+  }
+  return e;
 }
 
 void Detector::score(const Access& a, const TypeModel* m, const RelModel* r, const RelWindow& rw,
-                     const Flow& f, double gap_s, uint32_t suffix, int where, Verdict* v) const {
+                     const Flow& f, double gap_s, Early early_gap, uint32_t suffix, int where,
+                     Verdict* v) const {
   const auto on = [&](Feature ft) { return (opt_.disabled & bit(ft)) == 0; };
   // A value that contradicts its node's declared type is anomalous whatever
   // the model knows: it needs no history, no relationship model (an approved
@@ -294,9 +347,13 @@ void Detector::score(const Access& a, const TypeModel* m, const RelModel* r, con
     // The paper's ratio for a relationship the type has never (or no longer)
     // had; a known relationship that is merely rare per window (event-driven:
     // a light controller switching its light) is not an anomaly by rarity.
-    const double rw_weight = r == nullptr ? 0 : r->weight;
-    if (rw_weight < 1) v->sor = opt_.unseen_score;
-    else if (opt_.rarity) v->sor = std::min(opt_.unseen_score, std::min(m->weight, opt_.max_model_weight) / rw_weight);
+    // A relationship once learned stays known however much it decayed.
+    if (r == nullptr) {
+      v->sor = opt_.unseen_score;
+    } else if (opt_.rarity) {
+      v->sor = std::min(opt_.unseen_score,
+                        std::min(m->weight, opt_.max_model_weight) / std::max(r->weight, 1e-9));
+    }
   }
   auto consider = [&](Feature ft, double d, double observed, double expected, double spread,
                       bool burst = false) {
@@ -343,9 +400,10 @@ void Detector::score(const Access& a, const TypeModel* m, const RelModel* r, con
     if (on(Feature::kOperation) && mature && !approved && r->op_count(a.op) <= 0) {
       consider(Feature::kOperation, opt_.unseen_score, static_cast<double>(a.op), 0, 0);
     }
-    if (on(Feature::kPeriod)) {
-      if (const double d = early(*r, gap_s); d > 0) {
-        const PeriodCluster& p = r->periods.front();
+    if (on(Feature::kPeriod) && early_gap.d > 0) {
+      {
+        const double d = early_gap.d;
+        const PeriodCluster& p = r->periods[early_gap.cluster];
         // One early gap, or the run of them (observed: accesses in the run;
         // spread: the seconds they took).
         if (f.run > d) {
@@ -383,6 +441,10 @@ void Detector::learn(const Access& a, uint32_t suffix, int where, const Flow& f,
   rw->peak_burst = std::max(rw->peak_burst, static_cast<float>(f.burst));
   rw->access.add(RelModel::slot(a.op, where));
   if (!carries_node_value(a.op) || a.value.kind == Value::Kind::kEmpty) return;
+  // Beyond this magnitude a number's square sums lose all precision (and
+  // overflow near 1e154): such values are scored, never learned.
+  if (a.value.kind == Value::Kind::kNumber && !(std::abs(a.value.number) <= kMaxLearnedMagnitude)) return;
+  if (rw->nodes.size() >= RelModel::kMaxNodes && !rw->nodes.contains(suffix)) return;
   NodeModel& n = rw->nodes[suffix];
   n.kinds.add(kind_index(a.value.kind));
   if (a.value.kind == Value::Kind::kNumber) {
@@ -400,6 +462,7 @@ void Detector::restore(CommGraph g, absl::flat_hash_map<uint32_t, TypeModel> mod
   instances_.clear();
   flows_.clear();
   flow_index_.clear();
+  free_flows_.clear();
   for (const auto& [key, m] : models_) graph_.adopt_type(Sym{key});
 }
 

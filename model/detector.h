@@ -55,6 +55,11 @@ struct DetectorOptions {
   FeatureMask disabled = 0;
   double burst_tau_s = 1.0;  // time constant of a flow's burst counter
   size_t period_window = 200;
+  // Flows (source, node, operation) tracked at most; at the bound, flows
+  // idle for flow_idle_ms are reclaimed, else a new flow is scored without
+  // history (counted in untracked_accesses()).
+  size_t max_flows = 1 << 18;
+  int64_t flow_idle_ms = 3'600'000;
 };
 
 struct Verdict {
@@ -105,6 +110,9 @@ class Detector {
   void restore(CommGraph g, absl::flat_hash_map<uint32_t, TypeModel> models);
 
   uint64_t descriptors() const { return descriptors_; }
+  // Accesses scored without flow history because max_flows was reached.
+  uint64_t untracked_accesses() const { return untracked_accesses_; }
+  size_t flows() const { return flow_index_.size(); }
   size_t model_bytes() const;
 
  private:
@@ -149,14 +157,25 @@ class Detector {
     int64_t run_start_ms = 0;  // the normal access the run began after
   };
 
+  // How early a gap is: d in 3-sd units of the nearest period cluster
+  // (index `cluster`), 0 when some cluster explains it.
+  struct Early {
+    double d = 0;
+    int cluster = -1;
+  };
+  static constexpr uint32_t kNoFlow = UINT32_MAX;
+
   uint32_t type_key(const Vertex& v) const { return v.type.empty() ? v.name.id : v.type.id; }
   uint32_t node_suffix(const Access& a);
   void open_window(Instance* in, int64_t t);
   void close_window(uint32_t src, Instance* in);
   void score(const Access& a, const TypeModel* m, const RelModel* r, const RelWindow& rw,
-             const Flow& f, double gap_s, uint32_t suffix, int where, Verdict* v) const;
+             const Flow& f, double gap_s, Early early_gap, uint32_t suffix, int where,
+             Verdict* v) const;
   void learn(const Access& a, uint32_t suffix, int where, const Flow& f, RelWindow* rw);
-  double early(const RelModel& r, double gap_s) const;
+  Early early(const RelModel& r, double gap_s) const;
+  uint32_t flow_for(const FlowKey& k, int64_t now);  // kNoFlow at the bound
+  void reclaim_flows(int64_t now);
 
   DetectorOptions opt_;
   Interner& in_;
@@ -165,6 +184,9 @@ class Detector {
   std::vector<Instance> instances_;  // by source vertex
   std::vector<Flow> flows_;
   absl::flat_hash_map<FlowKey, uint32_t> flow_index_;
+  std::vector<uint32_t> free_flows_;  // reclaimed slots of flows_
+  Flow untracked_flow_{0};            // scratch for accesses beyond max_flows
+  uint64_t untracked_accesses_ = 0;
   std::vector<uint32_t> suffix_of_;  // node address Sym id -> suffix Sym id + 1
   uint64_t descriptors_ = 0;
   // Scratch, reused so the hot path does not allocate.

@@ -153,6 +153,7 @@ EvalReport Evaluator::report() const {
   r.edges = g.edges().size();
   r.live_edges = g.live_edges();
   r.descriptors = det_.descriptors();
+  r.untracked_accesses = det_.untracked_accesses();
   r.model_bytes = det_.model_bytes();
   r.types = det_.models().size();
   return r;

@@ -81,6 +81,7 @@ struct EvalReport {
   uint64_t vertices = 0, edges = 0, live_edges = 0;
   bool manager = false;
   uint64_t scored = 0, descriptors = 0, model_bytes = 0, types = 0;
+  uint64_t untracked_accesses = 0;  // scored without flow history (max_flows reached)
   std::array<uint64_t, kFeatureCount> flagged_by{};  // rows flagged by the model, by deciding feature
   ScoreHistogram scores;
   std::vector<SeriesBucket> series;

@@ -32,11 +32,14 @@ double period_sd(const PeriodCluster& c, double sd_floor_s) {
 PeriodMiner::PeriodMiner(size_t window, double tau_fraction, double min_coverage)
     : tau_fraction_(std::clamp(tau_fraction, 0.0, 1.0)),
       min_coverage_(min_coverage),
-      gap_(std::max<size_t>(window, 1)),
-      time_(gap_.size()) {}
+      window_(std::max<size_t>(window, 1)) {}
 
 void PeriodMiner::add(double gap_s, double t_s) {
   if (std::isnan(gap_s) || !std::isfinite(t_s)) return;
+  if (gap_.empty()) {
+    gap_.resize(window_);
+    time_.resize(window_);
+  }
   gap_[head_] = static_cast<float>(std::clamp(gap_s, 0.0, kMaxGapS));
   time_[head_] = t_s;
   head_ = head_ + 1 == gap_.size() ? 0 : head_ + 1;

@@ -65,12 +65,13 @@ class PeriodMiner {
                        double min_coverage = 1.0 / 6);
 
   // Appends the gap that ended at t_s, dropping the oldest when full. No
-  // allocation. NaN gaps and non-finite times are dropped; a negative gap (a
+  // allocation after the first gap (a flow that never has a normal gap
+  // costs no window). NaN gaps and non-finite times are dropped; a negative gap (a
   // late packet) counts as 0.
   void add(double gap_s, double t_s);
   void clear() { head_ = size_ = 0; }
   size_t size() const { return size_; }
-  size_t window() const { return gap_.size(); }
+  size_t window() const { return window_; }
   // The density threshold for the current number of gaps.
   size_t tau() const;
 
@@ -82,7 +83,8 @@ class PeriodMiner {
  private:
   double tau_fraction_;
   double min_coverage_;
-  std::vector<float> gap_;    // ring buffer, fixed size = window
+  size_t window_;
+  std::vector<float> gap_;    // ring buffer, window_ long once used
   std::vector<double> time_;  // when each gap ended (absolute seconds)
   size_t head_ = 0;           // next slot to write
   size_t size_ = 0;

@@ -1,6 +1,8 @@
 #include "model/type_model.h"
 
 #include <algorithm>
+#include <functional>
+#include <utility>
 
 namespace iotwall {
 
@@ -74,6 +76,15 @@ void RelModel::merge(const RelModel& o) {
   burst.merge(o.burst);
   access.merge(o.access);
   for (const auto& [k, n] : o.nodes) nodes[k].merge(n);
+  if (nodes.size() > kMaxNodes) {
+    // Keep the best supported nodes (ties by key, for determinism).
+    std::vector<std::pair<float, uint32_t>> by_support;
+    by_support.reserve(nodes.size());
+    for (const auto& [k, n] : nodes) by_support.emplace_back(n.support, k);
+    std::nth_element(by_support.begin(), by_support.begin() + kMaxNodes, by_support.end(),
+                     std::greater<>());
+    for (size_t i = kMaxNodes; i < by_support.size(); ++i) nodes.erase(by_support[i].second);
+  }
   merge_periods(&periods, o.periods);
 }
 
@@ -90,8 +101,11 @@ void RelModel::scale(double f) {
 }
 
 void TypeModel::merge(const TypeModel& o, double cap) {
-  if (cap > 0 && weight + o.weight > cap && weight > 0) {
-    scale(std::max(0.0, cap - o.weight) / weight);
+  // A light merge (a descriptor) decays the old contributions to make room
+  // for it; a heavy one (a model from another node or site) weighs
+  // proportionally with this one: the post-merge clamp scales both.
+  if (cap > 0 && weight + o.weight > cap && weight > 0 && o.weight <= cap / 2) {
+    scale((cap - o.weight) / weight);
   }
   weight += o.weight;
   last_s = std::max(last_s, o.last_s);

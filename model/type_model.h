@@ -107,7 +107,10 @@ struct RelModel {
   // Accesses by (operation, LocalitySlot): the operation and location
   // features, and the type relations a portable model hands the graph.
   Counts<kOperationCount * 3> access;
-  absl::flat_hash_map<uint32_t, NodeModel> nodes;  // node suffix Sym id -> values
+  // Node suffix Sym id -> values; at most kMaxNodes, the best supported
+  // (a service's nodes are few; an intruder naming many must not grow it).
+  absl::flat_hash_map<uint32_t, NodeModel> nodes;
+  static constexpr size_t kMaxNodes = 64;
   std::vector<PeriodCluster> periods;  // of its flows, merged within 3 sd
 
   static int slot(Operation op, int where) { return static_cast<int>(op) * 3 + where; }
@@ -130,10 +133,11 @@ struct TypeModel {
   absl::flat_hash_map<uint32_t, RelModel> rels;  // partner type Sym id -> relationship
 
   // Merges another model or a descriptor (BIRCH additivity). With cap > 0,
-  // when the sum would exceed it, first scales this model by
-  // (cap - o.weight) / weight: the old contributions decay, the new ones
-  // count in full, and the weight stays at the cap. A merged model heavier
-  // than the cap on its own replaces this one, scaled down to the cap.
+  // when the sum would exceed it: a light `o` (at most cap / 2, e.g. a
+  // descriptor) first scales this model by (cap - o.weight) / weight, so the
+  // old contributions decay and the new ones count in full; a heavy `o` (a
+  // portable model) is merged as is and the sum scaled to the cap, so both
+  // keep their share. The weight stays at the cap.
   void merge(const TypeModel& o, double cap = 0);
   // Multiplies every weight, count and CF by f (decay). Period clusters left
   // with a weight under kForgetWeight are dropped; relationships fade but

@@ -86,10 +86,10 @@ std::string verdict_reason(const Verdict& v, const Access& a, const Detector& d,
       s = "never did " + std::string(operation_name(a.op)) + " on " + partners + " before";
       break;
     case Feature::kDatatype:
-      s = std::string("writes ") .append(kind_word(static_cast<int>(v.observed))) + " value to " +
+      s = std::string(kind_word(static_cast<int>(v.observed))) + " value " +
+          (a.op == Operation::kWrite ? "written to " : a.op == Operation::kRead ? "read from " : "on ") +
           std::string(in.str(a.node_address)) +
           (in.str(a.node_type).empty() ? "" : " (" + std::string(in.str(a.node_type)) + ")");
-      if (a.op != Operation::kWrite) s.replace(0, 6, std::string(operation_name(a.op)).append("s"));
       break;
     case Feature::kPartners:
       s = "talked to " + num(v.observed) + " " + partners + " this minute, usually " + num(v.expected);

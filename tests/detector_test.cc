@@ -423,7 +423,7 @@ TEST_CASE("detector: a new value of a closed text set is flagged, a known one is
 }
 
 TEST_CASE("detector: zero-variance features score against their floors, never NaN or inf", "[detector]") {
-  // humidity always 50 (sd 0, floor max(0.1, 0.1 * 50) = 5) and level always
+  // humidity always 50 (sd 0, floor max(0.1, 0.02 * 50) = 1) and level always
   // 0 (floor 0.1); the frequency (2 a window) has sd 0 too (floor 1).
   Site s;
   Detector d(short_options(1, 3), s.in);
@@ -439,17 +439,17 @@ TEST_CASE("detector: zero-variance features score against their floors, never Na
   CHECK(finite(v));
   CHECK(v.soa == Approx(0).margin(1e-9));
   CHECK_FALSE(v.anomalous);
-  v = d.observe(s.access(L1, T1, "humidity", Value::Number(150), 181 * kSec));
+  v = d.observe(s.access(L1, T1, "humidity", Value::Number(70), 181 * kSec));
   CHECK(finite(v));
   CHECK(v.feature == Feature::kValue);
-  CHECK(v.soa == Approx(100.0 / 15));
-  CHECK(v.spread == 5);
+  CHECK(v.soa == Approx(20.0 / 3));
+  CHECK(v.spread == 1);
   CHECK_FALSE(v.anomalous);
-  v = d.observe(s.access(L1, T1, "humidity", Value::Number(160), 182 * kSec));
-  CHECK(v.soa == Approx(110.0 / 15));
+  v = d.observe(s.access(L1, T1, "humidity", Value::Number(72), 182 * kSec));
+  CHECK(v.soa == Approx(22.0 / 3));
   CHECK(v.anomalous);
 
-  // The next window (the humidity's CF now holds 150 too; the level's is untouched).
+  // The next window (the humidity's CF now holds 70 too; the level's is untouched).
   v = d.observe(s.access(L1, T1, "level", Value::Number(0.2), 240 * kSec));
   CHECK(finite(v));
   CHECK(v.feature == Feature::kValue);
@@ -653,4 +653,81 @@ TEST_CASE("detector: a wrong-typed value is flagged before the type has any mode
   CHECK(v.feature == Feature::kDatatype);
   CHECK(v.av == 20);
   CHECK(v.anomalous);
+}
+
+TEST_CASE("detector: a flow sped up below the threshold does not teach the miner its fast period",
+          "[detector][period]") {
+  // light1 reads temp1 every 10 s. An intruder inside the relationship
+  // slips in a read 9 s after each normal one (a 9 s gap: early by
+  // 1 / (3 x 0.1 sd) = 3.3, under the threshold of 7 alone). The model must
+  // never learn a 9 s period, which would hide a later flood at 9 s.
+  Site s;
+  Detector d(short_options(1, 3), s.in);
+  int64_t t = 0;
+  for (; t < 60 * kMin; t += 10 * kSec) {
+    d.observe(s.access(L1, T1, "temperature", Value::Number(20), t));
+  }
+  for (int i = 0; i < 400; ++i, t += 19 * kSec) {
+    d.observe(s.access(L1, T1, "temperature", Value::Number(20), t));
+    d.observe(s.access(L1, T1, "temperature", Value::Number(20), t + 9 * kSec));
+  }
+  const RelModel& r = model_of(d, s, "/lightControler").rels.at(s.sym("/tempSensor"));
+  REQUIRE_FALSE(r.periods.empty());
+  for (const PeriodCluster& c : r.periods) {
+    if (c.cf.n() >= 3) CHECK(c.cf.mean() > 9.5);
+  }
+}
+
+TEST_CASE("detector: huge values are scored but never learned; the model stays finite",
+          "[detector][value]") {
+  Site s;
+  Detector d(short_options(1, 3), s.in);
+  for (int64_t t = 0; t < 2 * kMin; t += 10 * kSec) {
+    d.observe(s.access(L1, T1, "temperature", Value::Number(1e300), t));
+  }
+  for (int64_t t = 2 * kMin; t < 30 * kMin; t += 10 * kSec) {
+    d.observe(s.access(L1, T1, "temperature", Value::Number(20), t));
+  }
+  const Verdict v = d.observe(s.access(L1, T1, "temperature", Value::Number(-1e300), 30 * kMin));
+  CHECK(v.anomalous);
+  CHECK(v.feature == Feature::kValue);
+  d.flush(40 * kMin);
+  const RelModel& r = model_of(d, s, "/lightControler").rels.at(s.sym("/tempSensor"));
+  for (const auto& [k, n] : r.nodes) {
+    CHECK(std::isfinite(n.number.mean()));
+    CHECK(std::isfinite(n.number.sd(0.1)));
+    CHECK(n.number.mean() == Approx(20));
+  }
+}
+
+TEST_CASE("detector: flows are bounded; pending edges create none", "[detector][bounds]") {
+  Site s;
+  DetectorOptions o = short_options(1, 3);
+  o.max_flows = 50;
+  o.flow_idle_ms = 10 * kMin;
+  Detector d(o, s.in);
+  for (int64_t t = 0; t < 5 * kMin; t += 10 * kSec) {
+    d.observe(s.access(L1, T1, "temperature", Value::Number(20), t));
+  }
+  REQUIRE(d.flows() == 1);
+  // A pending edge (after the learning phase): the graph judges it, the
+  // model keeps nothing for it.
+  for (int i = 0; i < 100; ++i) {
+    const Verdict v = d.observe(s.access(L1, D1, join("lock", std::to_string(i)), Value::Number(1), 6 * kMin + i));
+    REQUIRE(v.graph.state == EdgeState::kPending);
+  }
+  CHECK(d.flows() == 1);
+  // Many nodes on the known edge: flows stop at the bound, the excess is
+  // scored without history and counted.
+  for (int i = 0; i < 200; ++i) {
+    d.observe(s.access(L1, T1, join("n", std::to_string(i)), Value::Number(20), 7 * kMin + i));
+  }
+  CHECK(d.flows() == 50);
+  CHECK(d.untracked_accesses() == 151);
+  // Once they idle past flow_idle_ms, new flows reclaim their slots.
+  for (int i = 0; i < 10; ++i) {
+    d.observe(s.access(L1, T1, join("m", std::to_string(i)), Value::Number(20), 30 * kMin + i));
+  }
+  CHECK(d.flows() <= 50);
+  CHECK(d.untracked_accesses() == 151);
 }

@@ -559,6 +559,44 @@ TEST_CASE("type-model: a model merged at the cap is scaled to make room for it",
   CHECK(mr.frequency.mean() == Approx((4.5 * 5 + 10 * 5) / 10).epsilon(1e-6));
 }
 
+TEST_CASE("type-model: a heavy model merged at the cap shares the weight instead of replacing",
+          "[type-model]") {
+  // Adopting a portable model of full weight must not erase what this node
+  // learned: 8 local + 10 adopted with cap 10 keep 8 : 10.
+  Names n;
+  TypeModel local;
+  local.weight = 8;
+  RelModel& r = local.rels[n.move];
+  r.weight = 8;
+  for (int i = 0; i < 8; ++i) r.frequency.add(4, 60.0 * i);
+  TypeModel adopted;
+  adopted.weight = 10;
+  RelModel& s = adopted.rels[n.move];
+  s.weight = 10;
+  for (int i = 0; i < 10; ++i) s.frequency.add(10, 600 + 60.0 * i);
+
+  TypeModel m = local;
+  m.merge(adopted, 10);
+  CHECK(m.weight == Approx(10));
+  const RelModel& mr = m.rels.at(n.move);
+  CHECK(mr.weight == Approx(10).epsilon(1e-6));
+  CHECK(mr.frequency.n() == Approx(10).epsilon(1e-6));
+  CHECK(mr.frequency.mean() == Approx((4.0 * 8 + 10 * 10) / 18).epsilon(1e-6));
+}
+
+TEST_CASE("type-model: a relationship keeps at most kMaxNodes nodes, the best supported", "[type-model]") {
+  RelModel r;
+  for (uint32_t k = 1; k <= RelModel::kMaxNodes + 20; ++k) {
+    RelModel d;
+    d.weight = 1;
+    NodeModel& node = d.nodes[k];
+    node.support = k <= 10 ? 100.0f : 1.0f;  // nodes 1..10 are the service's own
+    r.merge(d);
+  }
+  CHECK(r.nodes.size() == RelModel::kMaxNodes);
+  for (uint32_t k = 1; k <= 10; ++k) CHECK(r.nodes.contains(k));
+}
+
 TEST_CASE("type-model: period clusters no descriptor fed for the horizon fade out", "[type-model]") {
   Names n;
   TypeModel m;
