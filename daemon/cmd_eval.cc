@@ -23,6 +23,8 @@
 #include "model/graph_file.h"
 #include "model/reorder_buffer.h"
 #include "model/trace_reader.h"
+#include "daemon/access_input.h"
+#include "daemon/state_file.h"
 #include "model/trace_writer.h"
 #include "model/verdict_reason.h"
 #include "model/wording.h"
@@ -37,7 +39,7 @@ namespace {
 constexpr size_t kMaxReorderRows = 65536;
 
 struct EvalArgs {
-  std::string trace;
+  InputArgs in;
   bool json = false;
   double answer_after_s = -1;
   double learning_phase_s = 15 * 60;
@@ -89,46 +91,6 @@ void print_errors(const TraceReader& reader, const std::string& path) {
     std::fprintf(stderr, "%s: ... and %llu more malformed rows\n", path.c_str(),
                  static_cast<unsigned long long>(st.malformed - reader.errors().size()));
   }
-}
-
-// A state file, whole (they are small: a site's graph and models). Files
-// over 1 GiB are refused rather than read.
-bool read_file(const std::string& path, std::string* out, std::string* error) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
-  if (!f) {
-    *error = std::strerror(errno);
-    return false;
-  }
-  char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) {
-    out->append(buf, n);
-    if (out->size() > (size_t{1} << 30)) {
-      *error = "larger than 1 GiB: not a state file";
-      return false;
-    }
-  }
-  if (std::ferror(f.get())) {
-    *error = std::strerror(errno);
-    return false;
-  }
-  return true;
-}
-
-// Writes through a temporary file renamed over `path`, so a crash or a full
-// disk never leaves a half-written state behind.
-bool write_file(const std::string& path, const std::string& bytes, std::string* error) {
-  const std::string tmp = path + ".tmp";
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(tmp.c_str(), "wb"), std::fclose);
-  bool ok = f && std::fwrite(bytes.data(), 1, bytes.size(), f.get()) == bytes.size() &&
-            std::fflush(f.get()) == 0 && fsync(fileno(f.get())) == 0;
-  ok = f && std::fclose(f.release()) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = "cannot write " + path + ": " + std::strerror(errno);
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
 }
 
 long peak_rss_kb() {
@@ -200,7 +162,7 @@ nlohmann::json to_json(const EvalReport& r, const TraceStats& st, uint64_t late,
 
 void print_text(const EvalReport& r, const TraceStats& st, const std::string& path, double seconds,
                 const Evaluator& ev, const Interner& in, int show_questions) {
-  std::printf("trace       %s: %s rows, %s malformed, %.1f h of trace time\n", path.c_str(),
+  std::printf("input       %s: %s rows, %s malformed, %.1f h of trace time\n", path.c_str(),
               group(r.rows).c_str(), group(st.malformed).c_str(), r.hours());
   std::printf("\n");
   TextTable cm({"", "flagged", "passed", "total"});
@@ -266,14 +228,29 @@ void print_text(const EvalReport& r, const TraceStats& st, const std::string& pa
   }
 }
 
+// The decoder's counters that are not zero: what was decoded, and every
+// reason something was not.
+void print_capture(const CaptureReader& c) {
+  std::string line;
+  c.for_each([&](std::string_view k, uint64_t v) {
+    if (v == 0) return;
+    line += line.empty() ? "" : ", ";
+    line.append(k).append(" ").append(std::to_string(v));
+  });
+  std::printf("\ncapture               %s\n", line.c_str());
+}
+
 }  // namespace
 
 int run_eval(int argc, char** argv) {
   EvalArgs a;
-  po::options_description opts("iotwall eval --trace FILE [options]");
+  po::options_description opts("iotwall eval (--trace FILE | --pcap FILE) [options]");
   opts.add_options()
       ("help,h", "show this help")
-      ("trace", po::value(&a.trace)->required(), "DS2OS-format trace to replay ('-' = stdin)")
+      ("trace", po::value(&a.in.trace), "DS2OS-format trace to replay ('-' = stdin)")
+      ("pcap", po::value(&a.in.pcap), "capture to decode (DPI) and replay")
+      ("site-map", po::value(&a.in.site_map), "with --pcap: the site's services (rooms, IP -> service), YAML")
+      ("labels", po::value(&a.in.labels), "with --pcap: a trace of the same accesses whose labels they take")
       ("json", po::bool_switch(&a.json), "print one JSON object on stdout")
       ("answer-after", po::value(&a.answer_after_s), "emulated site manager answers each question after SECONDS of trace time")
       ("learning-phase", po::value(&a.learning_phase_s)->default_value(a.learning_phase_s), "per-service learning phase, seconds of trace time")
@@ -321,11 +298,13 @@ int run_eval(int argc, char** argv) {
   }
 
   Interner in;
-  auto reader = TraceReader::open(a.trace, in, &error);
-  if (!reader) {
-    std::fprintf(stderr, "iotwall eval: cannot open %s\n", error.c_str());
-    return 1;
+  AccessInput input;
+  bool usage = false;
+  if (!input.open(a.in, in, &error, &usage)) {
+    std::fprintf(stderr, "iotwall eval: %s\n", error.c_str());
+    return usage ? 2 : 1;
   }
+  AccessInput* reader = &input;
   EvalOptions eo;
   // Seconds to whole milliseconds, rounding up so a small value is not 0 (off).
   auto ms = [](double s) { return static_cast<int64_t>(std::ceil(s * 1000)); };
@@ -388,7 +367,7 @@ int run_eval(int argc, char** argv) {
     line.push_back('\n');
     std::fwrite(line.data(), 1, line.size(), verdicts.get());
   };
-  Progress progress(a.progress, a.trace);
+  Progress progress(a.progress, input.name());
   TraceRecord rec;
   uint64_t n = 0;
   while (reader->next(&rec)) {
@@ -400,14 +379,14 @@ int run_eval(int argc, char** argv) {
   progress.update(reader->stats().bytes, ev.report(), true);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  print_errors(*reader, a.trace);
+  if (input.trace()) print_errors(*input.trace(), input.name());
   if (!reader->io_error().empty()) {
     std::fprintf(stderr, "iotwall eval: %s\n", reader->io_error().c_str());
     return 1;
   }
   const EvalReport r = ev.report();
   if (r.rows == 0) {
-    std::fprintf(stderr, "iotwall eval: %s holds no valid rows\n", a.trace.c_str());
+    std::fprintf(stderr, "iotwall eval: %s holds no valid rows\n", input.name().c_str());
     return 1;
   }
   if (reorder.late()) {
@@ -432,9 +411,16 @@ int run_eval(int argc, char** argv) {
     return 1;
   }
   if (a.json) {
-    std::cout << to_json(r, reader->stats(), reorder.late(), seconds, ev.detector().options()).dump(2) << "\n";
+    nlohmann::json j = to_json(r, reader->stats(), reorder.late(), seconds, ev.detector().options());
+    if (input.capture()) {
+      nlohmann::json c = nlohmann::json::object();
+      input.capture()->for_each([&](std::string_view k, uint64_t v) { c[std::string(k)] = v; });
+      j["capture"] = c;
+    }
+    std::cout << j.dump(2) << "\n";
   } else {
-    print_text(r, reader->stats(), a.trace, seconds, ev, in, a.show_questions);
+    print_text(r, reader->stats(), input.name(), seconds, ev, in, a.show_questions);
+    if (input.capture()) print_capture(*input.capture());
   }
   std::cout.flush();
   if (!std::cout.good() || std::fflush(stdout) != 0 || std::ferror(stdout)) {

@@ -7,5 +7,8 @@ namespace iotwall::cli {
 
 int run_sim(int argc, char** argv);
 int run_eval(int argc, char** argv);
+int run_decode(int argc, char** argv);
+int run_learn(int argc, char** argv);
+int run_monitor(int argc, char** argv);
 
 }  // namespace iotwall::cli

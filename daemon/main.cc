@@ -16,7 +16,10 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"sim", iotwall::cli::run_sim, "generate a labelled trace of a simulated IoT site"},
-    {"eval", iotwall::cli::run_eval, "replay a labelled trace through the detector and score it"},
+    {"eval", iotwall::cli::run_eval, "replay a labelled trace or capture through the detector and score it"},
+    {"decode", iotwall::cli::run_decode, "decode a capture into a DS2OS-format trace"},
+    {"learn", iotwall::cli::run_learn, "learn a site's graph and models from a capture or trace, save them"},
+    {"monitor", iotwall::cli::run_monitor, "capture an interface live, score every access, report anomalies"},
 };
 
 void usage(std::FILE* f) {

@@ -1,0 +1,161 @@
+#include "dpi/capture_decoder.h"
+
+#include <optional>
+#include <string>
+
+namespace iotwall::dpi {
+
+// One TCP connection: decides from its first bytes whether it is TLS or
+// plaintext, then hands everything to the matching decoder.
+namespace {
+
+// A handshake record (TlsObserver's test), or any TLS record header: a
+// connection picked up midway (after an idle timeout) starts with
+// application data.
+bool looks_like_tls(std::span<const uint8_t> b) {
+  if (TlsObserver::looks_like_tls(b)) return true;
+  return b.size() >= 5 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 0x03 && b[2] <= 0x04;
+}
+
+}  // namespace
+
+class CaptureDecoder::Connection final : public ConnectionHandler, private TlsListener {
+ public:
+  Connection(const ConnectionInfo& info, CaptureDecoder& owner) : info_(info), owner_(owner) {}
+
+  void on_data(Direction d, std::span<const uint8_t> bytes, int64_t ts_us) override {
+    if (!inner_) {
+      if (bytes.empty()) return;
+      if (looks_like_tls(bytes)) {
+        tls_.emplace(static_cast<TlsListener*>(this), &owner_.tls_);
+        inner_ = &*tls_;
+      } else {
+        vsl_.emplace(info_, owner_.dir_, owner_.in_, static_cast<AccessSink&>(owner_), owner_.decode_);
+        inner_ = &*vsl_;
+      }
+    }
+    inner_->on_data(d, bytes, ts_us);
+  }
+  void on_gap(Direction d, uint64_t missing, int64_t ts_us) override {
+    if (inner_) inner_->on_gap(d, missing, ts_us);
+  }
+  void on_close(CloseReason why, int64_t ts_us) override {
+    if (inner_) inner_->on_close(why, ts_us);
+  }
+
+ private:
+  // TlsListener: identities from the certificates that cross in clear.
+  void on_client_identity(const CertIdentity& id, int64_t) override { client_id_ = id.service_id; }
+  void on_server_identity(const CertIdentity& id, int64_t) override { server_id_ = id.service_id; }
+  void on_sni(std::string_view host, int64_t) override { sni_ = host; }
+  // One encrypted request: who talked to whom, when; the operation and the
+  // node are not visible.
+  void on_exchange(const TlsExchange& x) override {
+    Access a;
+    a.time_ms = x.start_us / 1000;
+    a.op = Operation::kUnknown;
+    Directory& dir = owner_.dir_;
+    Interner& in = owner_.in_;
+    fill(dir, in, client_id_, info_.client, false, &a.source_id, &a.source_address, &a.source_type,
+         &a.source_location);
+    Sym id;
+    fill(dir, in, server_id_.empty() ? sni_ : server_id_, info_.server, true, &id, &a.dest_address,
+         &a.dest_type, &a.dest_location);
+    if (a.dest_address.empty()) a.dest_address = id;
+    a.node_address = a.dest_address;
+    ++owner_.edge_accesses_;
+    owner_.on_access(a);
+  }
+
+  // A party known by certificate id (or SNI), else by configured IP, else
+  // by its address: a client by its IP (its port changes with every
+  // connection), a server by ip:port.
+  static void fill(Directory& dir, Interner& in, const std::string& cert_id, const Endpoint& ep,
+                   bool server, Sym* id, Sym* address, Sym* type, Sym* room) {
+    const Directory::Service* s = nullptr;
+    if (!cert_id.empty()) {
+      *id = in.intern(cert_id);
+      s = dir.by_id(*id);
+      *address = dir.address_of(*id);
+    } else if ((s = dir.by_ip(ep.ip)) != nullptr) {
+      *id = s->id;
+      *address = s->address;
+    } else {
+      *id = in.intern(server ? ep.to_string() : ep.ip.to_string());
+    }
+    if (s != nullptr && address->empty()) *address = s->address;
+    *type = !address->empty() ? dir.service_type(*address) : Sym{};
+    if (type->empty() && s != nullptr) *type = s->type;
+    *room = !address->empty() ? dir.room(*address) : Sym{};
+    if (room->empty() && s != nullptr) *room = s->room;
+  }
+
+  ConnectionInfo info_;
+  CaptureDecoder& owner_;
+  ConnectionHandler* inner_ = nullptr;
+  std::optional<VslConnection> vsl_;
+  std::optional<TlsObserver> tls_;
+  std::string client_id_, server_id_, sni_;
+};
+
+CaptureDecoder::CaptureDecoder(const CaptureOptions& o, const SiteMap& site, Interner& in)
+    : in_(in),
+      dir_(site, in),
+      reorder_(o.reorder_ms, o.max_reorder),
+      max_reorder_(o.max_reorder),
+      flows_(o.flows, *this) {}
+
+CaptureDecoder::~CaptureDecoder() {
+  if (!finished_) flows_.close_all(0);
+}
+
+std::unique_ptr<ConnectionHandler> CaptureDecoder::open(const ConnectionInfo& c) {
+  return std::make_unique<Connection>(c, *this);
+}
+
+void CaptureDecoder::on_access(const Access& a) {
+  ++accesses_;
+  TraceRecord r;
+  r.access = a;
+  r.line = accesses_;
+  reorder_.push(r);
+}
+
+void CaptureDecoder::packet(LinkType link, std::span<const uint8_t> frame, int64_t ts_us) {
+  Packet p;
+  const ParseStatus s = parse_packet(link, frame, &p);
+  ++parse_[static_cast<size_t>(s)];
+  if (s == ParseStatus::kOk || s == ParseStatus::kUnsupportedL4Protocol) flows_.packet(p, ts_us);
+}
+
+void CaptureDecoder::finish(int64_t ts_us) {
+  if (finished_) return;
+  finished_ = true;
+  flows_.close_all(ts_us);
+}
+
+bool CaptureDecoder::next(Access* out) {
+  TraceRecord r;
+  if (!(finished_ ? reorder_.pop(&r) : reorder_.pop_ready(&r))) return false;
+  *out = r.access;
+  return true;
+}
+
+void CaptureDecoder::for_each(const std::function<void(std::string_view, uint64_t)>& fn) const {
+  for (int i = 0; i < kParseStatusCount; ++i) {
+    const auto s = static_cast<ParseStatus>(i);
+    if (s == ParseStatus::kOk) {
+      fn("packets_parsed", parse_[i]);
+    } else {
+      fn(std::string("packet_rejected_") + std::string(status_name(s)), parse_[i]);
+    }
+  }
+  flows_.counters().for_each(fn);
+  decode_.for_each(fn);
+  tls_.for_each(fn);
+  fn("accesses", accesses_);
+  fn("accesses_edge_level", edge_accesses_);
+  fn("accesses_late", reorder_.late());
+}
+
+}  // namespace iotwall::dpi
