@@ -3,6 +3,8 @@
 
 BUILD      ?= build
 TEST_BUILD ?= build-test
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 DEMO_DIR   ?= $(BUILD)/demo
 
@@ -10,11 +12,12 @@ DEMO_DIR   ?= $(BUILD)/demo
 PACKAGES := build-essential cmake ninja-build pkg-config zlib1g-dev \
             libabsl-dev libboost-program-options-dev nlohmann-json3-dev \
             catch2 libbenchmark-dev gnuplot-nox python3 \
-            libpcap-dev libhttp-parser-dev libsimdjson-dev libssl-dev libyaml-cpp-dev
+            libpcap-dev libhttp-parser-dev libsimdjson-dev libssl-dev libyaml-cpp-dev \
+            clang libclang-rt-14-dev
 
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps build test bench demo evaluation format clean
+.PHONY: all deps build test bench demo evaluation fuzz format clean
 
 all: build
 
@@ -43,9 +46,16 @@ $(TEST_BUILD)/build.ninja: | deps
 test: deps $(TEST_BUILD)/build.ninja
 	cmake --build $(TEST_BUILD) -j $(JOBS)
 	cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+	BUILD_DIR=$(abspath $(FUZZ_BUILD)) JOBS=$(JOBS) tests/fuzz/run.sh 5
+
+# Every libFuzzer target (clang, ASan + UBSan) for FUZZ_SECONDS each, then
+# the saved regression inputs; a crash's input is kept in tests/fuzz/regressions/.
+fuzz: deps
+	BUILD_DIR=$(abspath $(FUZZ_BUILD)) JOBS=$(JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 bench: build
 	$(BUILD)/tests/bench/iotwall_bench
+	$(BUILD)/tests/bench/iotwall_dpi_bench
 
 # Until the inline firewall lands: simulate a site with attacks and replay it
 # through the detector, with an emulated site manager answering after 5 min.
@@ -64,4 +74,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)
