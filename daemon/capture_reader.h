@@ -42,7 +42,10 @@ class CaptureReader {
   // The next access; false at the end of the file (or after stop() live).
   bool next(TraceRecord* out);
   // Live capture: makes next() return false soon (async-signal-safe).
-  void stop() { stop_.store(true, std::memory_order_relaxed); }
+  void stop() {
+    stop_.store(true, std::memory_order_relaxed);
+    src_->breakloop();
+  }
 
   // rows: accesses returned; bytes: captured bytes read; lines: packets.
   const TraceStats& stats() const { return stats_; }

@@ -50,6 +50,10 @@ class PcapSource {
   // timeout (neither at_end() nor error()), or on a read error (error()).
   bool next(RawPacket* out);
 
+  // Makes a blocked or later next() return false (at_end()). Safe to call
+  // from a signal handler (pcap_breakloop).
+  void breakloop() { pcap_breakloop(pcap_); }
+
   LinkType link_type() const { return link_; }
   int datalink() const { return dlt_; }
   bool at_end() const { return at_end_; }

@@ -226,3 +226,88 @@ TEST_CASE("cli-capture: TLS flows become edge-level accesses named by their cert
   CHECK(rows.size() == trace.size());
   for (const std::string* p : {&csv, &pcap, &map, &out}) std::remove(p->c_str());
 }
+
+namespace {
+
+// A network namespace of the test's own, deleted whatever happens.
+struct Netns {
+  std::string name;
+  bool ok = false;
+  Netns() : name("iotw-mon-" + std::to_string(getpid())) {
+    ok = std::system(("ip netns add " + name + " 2>/dev/null && ip -n " + name + " link set lo up").c_str()) == 0;
+  }
+  ~Netns() {
+    std::system(("ip netns pids " + name + " 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del " + name +
+                 " 2>/dev/null")
+                    .c_str());
+  }
+  std::string exec(const std::string& cmd) const { return "ip netns exec " + name + " " + cmd; }
+};
+
+}  // namespace
+
+TEST_CASE("cli-capture: monitor decodes real TCP traffic live on an interface", "[cli][capture][netns]") {
+  if (geteuid() != 0 || std::system("command -v ip >/dev/null && command -v python3 >/dev/null") != 0) {
+    WARN("skipped: needs root, ip and python3 to make a network namespace");
+    return;
+  }
+  Netns ns;
+  if (!ns.ok) {
+    WARN("skipped: cannot create a network namespace here");
+    return;
+  }
+  const std::string out = temp_path("live.out"), err = temp_path("live.err"), pid = temp_path("live.pid");
+  // The monitor on the namespace's loopback, in the background.
+  REQUIRE(std::system((ns.exec(std::string(IOTWALL_BIN) + " monitor --iface lo --learning-phase 0 >" + out +
+                               " 2>" + err + " & echo $! >" + pid))
+                          .c_str()) == 0);
+  // A KA stand-in (any HTTP server will do: the requests are what is
+  // decoded) and a service speaking VSL to it over one keep-alive connection.
+  const std::string script = temp_path("live.py");
+  {
+    std::ofstream f(script);
+    f << R"(import http.client, http.server, threading, time
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def reply(self, body):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        self.reply(b'{"value":"21.5","types":["/basic/number"]}')
+    def do_PUT(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 8081), H)
+threading.Thread(target=s.serve_forever, daemon=True).start()
+time.sleep(1.0)  # the monitor's capture is open by now
+c = http.client.HTTPConnection("127.0.0.1", 8081)
+for i in range(50):
+    c.request("GET", "/vsl/agent1/tempsensor1/temperature")
+    c.getresponse().read()
+    c.request("PUT", "/vsl/agent1/light1/isOn", body='{"value":"%d"}' % (i % 2),
+              headers={"Content-Type": "application/json; UTF-8"})
+    c.getresponse().read()
+c.close()
+time.sleep(1.0)
+)";
+  }
+  const int rc = std::system(ns.exec("timeout 30 python3 " + script).c_str());
+  std::system(("kill -TERM $(cat " + pid + ") 2>/dev/null; for i in $(seq 50); do kill -0 $(cat " + pid +
+               ") 2>/dev/null || break; sleep 0.1; done")
+                  .c_str());
+  const std::string e = slurp(err);
+  for (const std::string* p : {&out, &err, &pid, &script}) std::remove(p->c_str());
+  INFO(e);
+  REQUIRE(rc == 0);
+  // 100 requests from 127.0.0.1 to the KA port: every one decoded.
+  CHECK_THAT(e, Catch::Contains("lo: 100 accesses"));
+  CHECK_THAT(e, Catch::Contains("access.read 50"));
+  CHECK_THAT(e, Catch::Contains("access.write 50"));
+}
