@@ -13,7 +13,7 @@ PACKAGES := build-essential cmake ninja-build pkg-config zlib1g-dev \
             libabsl-dev libboost-program-options-dev nlohmann-json3-dev \
             catch2 libbenchmark-dev gnuplot-nox python3 \
             libpcap-dev libhttp-parser-dev libsimdjson-dev libssl-dev libyaml-cpp-dev \
-            clang libclang-rt-14-dev
+            clang libclang-rt-14-dev libcbor-dev
 
 export DEBIAN_FRONTEND := noninteractive
 
