@@ -79,7 +79,10 @@ bool CaptureReader::next(TraceRecord* out) {
       decoder_.packet(src_->link_type(), p.data, p.ts_us);
       continue;
     } else if (live_ && src_->error().empty()) {
-      continue;  // the read timeout: look at stop_ again
+      // The read timeout: the link is quiet, so nothing older is coming;
+      // release what waits for reordering, then look at stop_ again.
+      if (decoder_.next(&a, true)) break;
+      continue;
     } else {
       done_ = true;
       io_error_ = src_->error();

@@ -102,7 +102,6 @@ CaptureDecoder::CaptureDecoder(const CaptureOptions& o, const SiteMap& site, Int
     : in_(in),
       dir_(site, in),
       reorder_(o.reorder_ms, o.max_reorder),
-      max_reorder_(o.max_reorder),
       flows_(o.flows, *this) {}
 
 CaptureDecoder::~CaptureDecoder() {
@@ -134,9 +133,9 @@ void CaptureDecoder::finish(int64_t ts_us) {
   flows_.close_all(ts_us);
 }
 
-bool CaptureDecoder::next(Access* out) {
+bool CaptureDecoder::next(Access* out, bool all) {
   TraceRecord r;
-  if (!(finished_ ? reorder_.pop(&r) : reorder_.pop_ready(&r))) return false;
+  if (!(finished_ || all ? reorder_.pop(&r) : reorder_.pop_ready(&r))) return false;
   *out = r.access;
   return true;
 }

@@ -52,9 +52,10 @@ class CaptureDecoder final : private ConnectionFactory, private AccessSink {
   void packet(LinkType link, std::span<const uint8_t> frame, int64_t ts_us);
   // End of input: closes every connection (pending reads are emitted).
   void finish(int64_t ts_us);
-  // The next access whose reorder window has passed; after finish(), every
-  // access left. False when none is ready.
-  bool next(Access* out);
+  // The next access whose reorder window has passed; after finish(), or
+  // with `all` (a live capture gone quiet), every access left. False when
+  // none is ready.
+  bool next(Access* out, bool all = false);
 
   // Every counter, by name, in a fixed order.
   void for_each(const std::function<void(std::string_view, uint64_t)>& fn) const;
@@ -74,7 +75,6 @@ class CaptureDecoder final : private ConnectionFactory, private AccessSink {
   std::array<uint64_t, kParseStatusCount> parse_{};
   uint64_t accesses_ = 0, edge_accesses_ = 0;
   ReorderBuffer reorder_;
-  size_t max_reorder_;
   bool finished_ = false;
   FlowTable flows_;  // last: its handlers refer to the members above
 };
