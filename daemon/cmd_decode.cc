@@ -24,6 +24,7 @@ int run_decode(int argc, char** argv) {
       ("site-map", po::value(&ia.site_map), "the site's services (rooms, IP -> service), YAML")
       ("out", po::value(&out_path)->required(), "trace to write ('-' = stdout)")
       ("label", po::value(&label), "label column of every row (e.g. normal; default empty)")
+      ("labels", po::value(&ia.labels), "or each row's label from a trace of the same accesses")
       ("counters", po::bool_switch(), "print every decoder counter on stderr");
   po::variables_map vm;
   try {
@@ -60,8 +61,12 @@ int run_decode(int argc, char** argv) {
   TraceWriter w(out, in);
   w.write_header();
   TraceRecord r;
+  if (!ia.labels.empty() && !label.empty()) {
+    std::fprintf(stderr, "iotwall decode: give --label or --labels, not both\n");
+    return 2;
+  }
   while (input.next(&r)) {
-    r.label = label_sym;
+    if (ia.labels.empty()) r.label = label_sym;
     w.write(r);
   }
   if (!w.finish()) {

@@ -224,7 +224,20 @@ TEST_CASE("cli-capture: TLS flows become edge-level accesses named by their cert
   CHECK(edge == tls_requests);
   CHECK(named == edge);
   CHECK(rows.size() == trace.size());
-  for (const std::string* p : {&csv, &pcap, &map, &out}) std::remove(p->c_str());
+
+  // The edge-level subset judged the same way from the capture and from its
+  // decoded trace (labelled from the simulation's).
+  const std::string labelled = temp_path("tls-labelled.csv");
+  REQUIRE(run("decode --pcap " + pcap + " --site-map " + map + " --labels " + csv + " --out " + labelled).status ==
+          0);
+  const nlohmann::json t = eval_json("--trace " + labelled);
+  const nlohmann::json p = eval_json("--pcap " + pcap + " --site-map " + map + " --labels " + csv);
+  for (const char* k : {"rows", "tp", "fp", "tn", "fn", "questions"}) {
+    INFO(k);
+    CHECK(p[k] == t[k]);
+  }
+  CHECK(p["capture"]["labels_missing"] == 0);
+  for (const std::string* f : {&csv, &pcap, &map, &out, &labelled}) std::remove(f->c_str());
 }
 
 namespace {
