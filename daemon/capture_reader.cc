@@ -78,7 +78,7 @@ bool CaptureReader::next(TraceRecord* out) {
       last_ts_us_ = p.ts_us;
       decoder_.packet(src_->link_type(), p.data, p.ts_us);
       continue;
-    } else if (live_ && src_->error().empty()) {
+    } else if (live_ && src_->error().empty() && !src_->at_end()) {
       // The read timeout: the link is quiet, so nothing older is coming;
       // release what waits for reordering, then look at stop_ again.
       if (decoder_.next(&a, true)) break;
@@ -99,6 +99,11 @@ bool CaptureReader::next(TraceRecord* out) {
 void CaptureReader::for_each(const std::function<void(std::string_view, uint64_t)>& fn) const {
   fn("capture_packets", src_->packets());
   fn("capture_truncated", src_->truncated());
+  uint64_t dropped = 0, if_dropped = 0;
+  if (live_ && src_->kernel_drops(&dropped, &if_dropped)) {
+    fn("capture_dropped_kernel", dropped);
+    fn("capture_dropped_interface", if_dropped);
+  }
   decoder_.for_each(fn);
   if (labelled_) {
     fn("labels_matched", labels_matched_);

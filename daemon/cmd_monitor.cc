@@ -2,6 +2,7 @@
 // decodes and scores every access, and reports anomalies and new
 // relationships as they happen, without blocking anything (the inline
 // firewall adds verdicts). Stops on SIGINT/SIGTERM or after --duration.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -19,9 +20,10 @@
 namespace iotwall::cli {
 namespace {
 
-CaptureReader* g_capture = nullptr;  // for the signal handler only
+std::atomic<CaptureReader*> g_capture{nullptr};  // for the signal handler only
+static_assert(std::atomic<CaptureReader*>::is_always_lock_free);
 extern "C" void on_stop_signal(int) {
-  if (g_capture != nullptr) g_capture->stop();
+  if (CaptureReader* c = g_capture.load(); c != nullptr) c->stop();
 }
 
 }  // namespace
@@ -103,12 +105,15 @@ int run_monitor(int argc, char** argv) {
   g_capture = nullptr;
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  if (!input.io_error().empty()) {
-    std::fprintf(stderr, "iotwall monitor: %s: %s\n", input.name().c_str(), input.io_error().c_str());
-    return 1;
-  }
+  // What was learned is kept even when the capture failed: the windows
+  // still open become descriptors, then the state is saved.
+  det.flush(det.graph().now() + o.window_ms);
   if (!save_state_path.empty() && !write_file(save_state_path, save_state(det.graph(), det.models(), in), &error)) {
     std::fprintf(stderr, "iotwall monitor: %s\n", error.c_str());
+    return 1;
+  }
+  if (!input.io_error().empty()) {
+    std::fprintf(stderr, "iotwall monitor: %s: %s\n", input.name().c_str(), input.io_error().c_str());
     return 1;
   }
   std::string counters;

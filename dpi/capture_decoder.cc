@@ -1,5 +1,7 @@
 #include "dpi/capture_decoder.h"
 
+#include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
 
@@ -25,25 +27,45 @@ class CaptureDecoder::Connection final : public ConnectionHandler, private TlsLi
 
   void on_data(Direction d, std::span<const uint8_t> bytes, int64_t ts_us) override {
     if (!inner_) {
-      if (bytes.empty()) return;
-      if (looks_like_tls(bytes)) {
-        tls_.emplace(static_cast<TlsListener*>(this), &owner_.tls_);
-        inner_ = &*tls_;
-      } else {
-        vsl_.emplace(info_, owner_.dir_, owner_.in_, static_cast<AccessSink&>(owner_), owner_.decode_);
-        inner_ = &*vsl_;
+      // Decide on the first kSniff bytes of the direction that spoke
+      // first: a handshake split into tiny segments must not pass as HTTP.
+      if (held_ == 0) held_dir_ = d;
+      if (d == held_dir_) {
+        const size_t take = std::min(bytes.size(), kSniff - held_);
+        std::copy_n(bytes.begin(), take, head_.begin() + held_);
+        held_ += take;
+        bytes = bytes.subspan(take);
+        if (held_ < kSniff) return;
       }
+      decide(ts_us);
     }
-    inner_->on_data(d, bytes, ts_us);
+    if (!bytes.empty()) inner_->on_data(d, bytes, ts_us);
   }
   void on_gap(Direction d, uint64_t missing, int64_t ts_us) override {
-    if (inner_) inner_->on_gap(d, missing, ts_us);
+    if (!inner_ && held_ == 0) return;
+    if (!inner_) decide(ts_us);
+    inner_->on_gap(d, missing, ts_us);
   }
   void on_close(CloseReason why, int64_t ts_us) override {
+    if (!inner_ && held_ > 0) decide(ts_us);
     if (inner_) inner_->on_close(why, ts_us);
   }
 
  private:
+  static constexpr size_t kSniff = 6;  // a record header and a handshake type
+
+  void decide(int64_t ts_us) {
+    const std::span<const uint8_t> head(head_.data(), held_);
+    if (looks_like_tls(head)) {
+      tls_.emplace(static_cast<TlsListener*>(this), &owner_.tls_);
+      inner_ = &*tls_;
+    } else {
+      vsl_.emplace(info_, owner_.dir_, owner_.in_, static_cast<AccessSink&>(owner_), owner_.decode_);
+      inner_ = &*vsl_;
+    }
+    if (held_ > 0) inner_->on_data(held_dir_, head, ts_us);
+  }
+
   // TlsListener: identities from the certificates that cross in clear.
   void on_client_identity(const CertIdentity& id, int64_t) override { client_id_ = id.service_id; }
   void on_server_identity(const CertIdentity& id, int64_t) override { server_id_ = id.service_id; }
@@ -54,32 +76,38 @@ class CaptureDecoder::Connection final : public ConnectionHandler, private TlsLi
     Access a;
     a.time_ms = x.start_us / 1000;
     a.op = Operation::kUnknown;
-    Directory& dir = owner_.dir_;
-    Interner& in = owner_.in_;
-    fill(dir, in, client_id_, info_.client, false, &a.source_id, &a.source_address, &a.source_type,
+    fill(client_id_, {}, info_.client, false, &a.source_id, &a.source_address, &a.source_type,
          &a.source_location);
     Sym id;
-    fill(dir, in, server_id_.empty() ? sni_ : server_id_, info_.server, true, &id, &a.dest_address,
-         &a.dest_type, &a.dest_location);
+    fill(server_id_, sni_, info_.server, true, &id, &a.dest_address, &a.dest_type, &a.dest_location);
     if (a.dest_address.empty()) a.dest_address = id;
     a.node_address = a.dest_address;
     ++owner_.edge_accesses_;
     owner_.on_access(a);
   }
 
-  // A party known by certificate id (or SNI), else by configured IP, else
-  // by its address: a client by its IP (its port changes with every
-  // connection), a server by ip:port.
-  static void fill(Directory& dir, Interner& in, const std::string& cert_id, const Endpoint& ep,
-                   bool server, Sym* id, Sym* address, Sym* type, Sym* room) {
-    const Directory::Service* s = nullptr;
+  // A party by its certificate (VSL-WIRE's order: certificate first), else
+  // the site map's IP, else (a server) the name the client asked for, else
+  // its address: a client by IP (its port changes with every connection), a
+  // server by ip:port. A certificate naming another service than the one
+  // configured at that IP is counted: certificates are not verified here.
+  void fill(const std::string& cert_id, const std::string& sni, const Endpoint& ep, bool server, Sym* id,
+            Sym* address, Sym* type, Sym* room) {
+    Directory& dir = owner_.dir_;
+    Interner& in = owner_.in_;
+    const Directory::Service* s = dir.by_ip(ep.ip);
     if (!cert_id.empty()) {
+      if (s != nullptr && in.str(s->id) != cert_id) ++owner_.identity_mismatch_;
       *id = in.intern(cert_id);
       s = dir.by_id(*id);
       *address = dir.address_of(*id);
-    } else if ((s = dir.by_ip(ep.ip)) != nullptr) {
+    } else if (s != nullptr) {
       *id = s->id;
       *address = s->address;
+    } else if (!sni.empty()) {
+      *id = in.intern(sni);
+      s = dir.by_id(*id);
+      *address = dir.address_of(*id);
     } else {
       *id = in.intern(server ? ep.to_string() : ep.ip.to_string());
     }
@@ -93,6 +121,9 @@ class CaptureDecoder::Connection final : public ConnectionHandler, private TlsLi
   ConnectionInfo info_;
   CaptureDecoder& owner_;
   ConnectionHandler* inner_ = nullptr;
+  std::array<uint8_t, kSniff> head_{};  // first bytes, until decided
+  size_t held_ = 0;
+  Direction held_dir_ = Direction::kToServer;
   std::optional<VslConnection> vsl_;
   std::optional<TlsObserver> tls_;
   std::string client_id_, server_id_, sni_;
@@ -102,6 +133,7 @@ CaptureDecoder::CaptureDecoder(const CaptureOptions& o, const SiteMap& site, Int
     : in_(in),
       dir_(site, in),
       reorder_(o.reorder_ms, o.max_reorder),
+      reorder_ms_(o.reorder_ms),
       flows_(o.flows, *this) {}
 
 CaptureDecoder::~CaptureDecoder() {
@@ -121,6 +153,11 @@ void CaptureDecoder::on_access(const Access& a) {
 }
 
 void CaptureDecoder::packet(LinkType link, std::span<const uint8_t> frame, int64_t ts_us) {
+  if (ts_us < 0 || ts_us / 1000 > kMaxTraceMs) {
+    ++bad_time_;
+    return;
+  }
+  clock_ms_ = std::max(clock_ms_, ts_us / 1000);
   Packet p;
   const ParseStatus s = parse_packet(link, frame, &p);
   ++parse_[static_cast<size_t>(s)];
@@ -135,7 +172,12 @@ void CaptureDecoder::finish(int64_t ts_us) {
 
 bool CaptureDecoder::next(Access* out, bool all) {
   TraceRecord r;
-  if (!(finished_ || all ? reorder_.pop(&r) : reorder_.pop_ready(&r))) return false;
+  // Released by the window, by the capture's clock (packets without
+  // accesses move it too), or all at the end.
+  if (!(finished_ || all ? reorder_.pop(&r)
+                         : reorder_.pop_ready(&r) || reorder_.pop_until(clock_ms_ - reorder_ms_, &r))) {
+    return false;
+  }
   *out = r.access;
   return true;
 }
@@ -145,6 +187,7 @@ void CaptureDecoder::for_each(const std::function<void(std::string_view, uint64_
     const auto s = static_cast<ParseStatus>(i);
     if (s == ParseStatus::kOk) {
       fn("packets_parsed", parse_[i]);
+      fn("packet_rejected_bad_timestamp", bad_time_);
     } else {
       fn(std::string("packet_rejected_") + std::string(status_name(s)), parse_[i]);
     }
@@ -154,6 +197,7 @@ void CaptureDecoder::for_each(const std::function<void(std::string_view, uint64_
   tls_.for_each(fn);
   fn("accesses", accesses_);
   fn("accesses_edge_level", edge_accesses_);
+  fn("tls_identity_mismatch", identity_mismatch_);
   fn("accesses_late", reorder_.late());
 }
 

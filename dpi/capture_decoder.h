@@ -73,8 +73,10 @@ class CaptureDecoder final : private ConnectionFactory, private AccessSink {
   DecodeCounters decode_;
   TlsCounters tls_;
   std::array<uint64_t, kParseStatusCount> parse_{};
-  uint64_t accesses_ = 0, edge_accesses_ = 0;
+  uint64_t accesses_ = 0, edge_accesses_ = 0, identity_mismatch_ = 0, bad_time_ = 0;
+  int64_t clock_ms_ = 0;  // the latest packet's time
   ReorderBuffer reorder_;
+  int64_t reorder_ms_;
   bool finished_ = false;
   FlowTable flows_;  // last: its handlers refer to the members above
 };

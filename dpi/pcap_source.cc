@@ -70,6 +70,10 @@ bool PcapSource::set_filter(const std::string& expression, std::string* error) {
   return true;
 }
 
+namespace {
+constexpr int64_t kMaxSeconds = int64_t{1} << 40;  // far beyond any real capture, far from overflow
+}  // namespace
+
 bool PcapSource::next(RawPacket* out) {
   if (at_end_ || !error_.empty()) return false;
   pcap_pkthdr* h = nullptr;
@@ -78,7 +82,10 @@ bool PcapSource::next(RawPacket* out) {
   if (rc == 1) {
     ++packets_;
     if (h->caplen < h->len) ++truncated_;
-    out->ts_us = int64_t{h->ts.tv_sec} * 1'000'000 + h->ts.tv_usec;
+    // A crafted file's seconds could overflow the microseconds: such a
+    // packet gets -1, which the decoder rejects and counts.
+    const int64_t sec = h->ts.tv_sec;
+    out->ts_us = sec < 0 || sec > kMaxSeconds ? -1 : sec * 1'000'000 + h->ts.tv_usec;
     out->caplen = h->caplen;
     out->origlen = h->len;
     out->data = std::span<const uint8_t>(data, h->caplen);
@@ -91,6 +98,14 @@ bool PcapSource::next(RawPacket* out) {
   }
   error_ = std::string("capture read error: ") + pcap_geterr(pcap_);
   return false;
+}
+
+bool PcapSource::kernel_drops(uint64_t* dropped, uint64_t* if_dropped) const {
+  pcap_stat st{};
+  if (pcap_stats(pcap_, &st) != 0) return false;  // files have none
+  *dropped = st.ps_drop;
+  *if_dropped = st.ps_ifdrop;
+  return true;
 }
 
 }  // namespace iotwall::dpi

@@ -54,6 +54,10 @@ class PcapSource {
   // from a signal handler (pcap_breakloop).
   void breakloop() { pcap_breakloop(pcap_); }
 
+  // Live capture: packets the kernel or the interface dropped (pcap_stats).
+  // False for a file.
+  bool kernel_drops(uint64_t* dropped, uint64_t* if_dropped) const;
+
   LinkType link_type() const { return link_; }
   int datalink() const { return dlt_; }
   bool at_end() const { return at_end_; }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "dpi/packet.h"  // the TCP flag bits
 #include "dpi/stream.h"
 
 typedef struct pcap pcap_t;
@@ -18,9 +19,6 @@ typedef struct pcap_dumper pcap_dumper_t;
 
 namespace iotwall::dpi {
 
-// TCP flag bits as in the header.
-inline constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpPsh = 0x08,
-                         kTcpAck = 0x10;
 
 struct TcpSegment {
   Endpoint src, dst;  // IPv4 only

@@ -217,6 +217,8 @@ Verdict Detector::observe(const Access& a) {
   rw->partners.insert(e.dst);
   ++rw->seen;
 
+  // Looked up after flow_for(): its reclaim may close windows, which can
+  // add a type to models_ and move its entries.
   const auto mit = models_.find(type_key(sv));
   const TypeModel* m = mit == models_.end() ? nullptr : &mit->second;
   const RelModel* r = nullptr;
@@ -261,7 +263,7 @@ Verdict Detector::observe(const Access& a) {
       ++f.new_gaps;
     }
     f.last_ok_ms = now;
-    if (f.learned_seq != in.window_seq) {
+    if (fi != kNoFlow && f.learned_seq != in.window_seq) {  // untracked: no flow to count
       f.learned_seq = in.window_seq;
       ++rw->learned_flows;
     }
@@ -274,7 +276,13 @@ Verdict Detector::observe(const Access& a) {
 
 uint32_t Detector::flow_for(const FlowKey& k, int64_t now) {
   if (const auto it = flow_index_.find(k); it != flow_index_.end()) return it->second;
-  if (flow_index_.size() >= opt_.max_flows) reclaim_flows(now);
+  // At the bound, reclaim idle flows at most once per eighth of the idle
+  // time: a stream of new flows must not cost a sweep each.
+  const int64_t idle = std::max(opt_.flow_idle_ms, 2 * opt_.window_ms);
+  if (flow_index_.size() >= opt_.max_flows && now - last_reclaim_ms_ >= idle / 8) {
+    last_reclaim_ms_ = now;
+    reclaim_flows(now);
+  }
   if (flow_index_.size() >= opt_.max_flows) {
     ++untracked_accesses_;
     return kNoFlow;

@@ -55,10 +55,11 @@ struct DetectorOptions {
   FeatureMask disabled = 0;
   double burst_tau_s = 1.0;  // time constant of a flow's burst counter
   size_t period_window = 200;
-  // Flows (source, node, operation) tracked at most; at the bound, flows
-  // idle for flow_idle_ms are reclaimed, else a new flow is scored without
-  // history (counted in untracked_accesses()).
-  size_t max_flows = 1 << 18;
+  // Flows (source, node, operation) tracked at most (each up to about
+  // 2.5 KB with its period window); at the bound, flows idle for
+  // flow_idle_ms are reclaimed (at most once per eighth of it), else a new
+  // flow is scored without history (counted in untracked_accesses()).
+  size_t max_flows = 1 << 16;
   int64_t flow_idle_ms = 3'600'000;
 };
 
@@ -187,6 +188,7 @@ class Detector {
   std::vector<uint32_t> free_flows_;  // reclaimed slots of flows_
   Flow untracked_flow_{0};            // scratch for accesses beyond max_flows
   uint64_t untracked_accesses_ = 0;
+  int64_t last_reclaim_ms_ = INT64_MIN / 2;
   std::vector<uint32_t> suffix_of_;  // node address Sym id -> suffix Sym id + 1
   uint64_t descriptors_ = 0;
   // Scratch, reused so the hot path does not allocate.

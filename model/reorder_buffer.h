@@ -32,6 +32,13 @@ class ReorderBuffer {
     return pop(out);
   }
 
+  // Releases the oldest row if it is no later than `ms` (a clock that
+  // moves without rows, e.g. a capture's packets).
+  bool pop_until(int64_t ms, TraceRecord* out) {
+    if (heap_.empty() || heap_.top().rec.access.time_ms > ms) return false;
+    return pop(out);
+  }
+
   // Releases the oldest row regardless of the window (end of input).
   bool pop(TraceRecord* out) {
     if (heap_.empty()) return false;
