@@ -8,6 +8,7 @@
 #include <boost/program_options.hpp>
 
 #include "daemon/access_input.h"
+#include "daemon/command_line.h"
 #include "daemon/commands.h"
 #include "model/trace_writer.h"
 
@@ -27,18 +28,7 @@ int run_decode(int argc, char** argv) {
       ("labels", po::value(&ia.labels), "or each row's label from a trace of the same accesses")
       ("counters", po::bool_switch(), "print every decoder counter on stderr");
   po::variables_map vm;
-  try {
-    po::positional_options_description none;
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(none).run(), vm);
-    if (vm.count("help")) {
-      std::cout << opts << "\n";
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "iotwall decode: %s\ntry 'iotwall decode --help'\n", e.what());
-    return 2;
-  }
+  if (const int rc = parse_command_line("decode", argc, argv, opts, &vm); rc >= 0) return rc;
   Interner in;
   AccessInput input;
   std::string error;

@@ -16,6 +16,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "daemon/command_line.h"
 #include "daemon/commands.h"
 #include "daemon/eval_report.h"
 #include "daemon/text_table.h"
@@ -267,18 +268,7 @@ int run_eval(int argc, char** argv) {
       ("load-models", po::value(&a.load_models), "adopt the type models of a state FILE (from another node or site): their types skip the learning phase")
       ("save-state", po::value(&a.save_state), "save the graph and the models to FILE after the replay");
   po::variables_map vm;
-  try {
-    po::positional_options_description no_positionals;  // a stray argument is an error
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(no_positionals).run(), vm);
-    if (vm.count("help")) {
-      std::cout << opts << "\n";
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "iotwall eval: %s\n%s", e.what(), "try 'iotwall eval --help'\n");
-    return 2;
-  }
+  if (const int rc = parse_command_line("eval", argc, argv, opts, &vm); rc >= 0) return rc;
   auto bad = [](double v) { return !std::isfinite(v) || v < 0 || v > 1e9; };
   if (bad(a.learning_phase_s) || bad(a.edge_ttl_s) || bad(a.reorder_window_s) ||
       (vm.count("answer-after") && bad(a.answer_after_s)) || a.show_questions < 0) {

@@ -8,6 +8,7 @@
 #include <boost/program_options.hpp>
 
 #include "daemon/access_input.h"
+#include "daemon/command_line.h"
 #include "daemon/commands.h"
 #include "daemon/state_file.h"
 #include "model/detector.h"
@@ -27,18 +28,7 @@ int run_learn(int argc, char** argv) {
       ("site-map", po::value(&ia.site_map), "with --pcap: the site's services (rooms, IP -> service), YAML")
       ("save", po::value(&save)->required(), "state file to write (graph and type models)");
   po::variables_map vm;
-  try {
-    po::positional_options_description none;
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(none).run(), vm);
-    if (vm.count("help")) {
-      std::cout << opts << "\n";
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "iotwall learn: %s\ntry 'iotwall learn --help'\n", e.what());
-    return 2;
-  }
+  if (const int rc = parse_command_line("learn", argc, argv, opts, &vm); rc >= 0) return rc;
   Interner in;
   AccessInput input;
   std::string error;

@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 
 #include "daemon/access_input.h"
+#include "daemon/command_line.h"
 #include "daemon/commands.h"
 #include "daemon/state_file.h"
 #include "model/detector.h"
@@ -44,18 +45,7 @@ int run_monitor(int argc, char** argv) {
       ("learning-phase", po::value(&learning_phase_s)->default_value(learning_phase_s), "per-service learning phase, seconds")
       ("duration", po::value(&duration_s), "stop after SECONDS of capture time (0: until a signal)");
   po::variables_map vm;
-  try {
-    po::positional_options_description none;
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(none).run(), vm);
-    if (vm.count("help")) {
-      std::cout << opts << "\n";
-      return 0;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "iotwall monitor: %s\ntry 'iotwall monitor --help'\n", e.what());
-    return 2;
-  }
+  if (const int rc = parse_command_line("monitor", argc, argv, opts, &vm); rc >= 0) return rc;
   if (!(learning_phase_s >= 0 && learning_phase_s <= 1e9) || !(duration_s >= 0 && duration_s <= 1e9)) {
     std::fprintf(stderr, "iotwall monitor: durations must be between 0 and 1e9 seconds\n");
     return 2;

@@ -15,6 +15,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "daemon/command_line.h"
 #include "daemon/commands.h"
 #include "dpi/site_map.h"
 #include "dpi/site_wire.h"
@@ -73,18 +74,7 @@ int run_sim(int argc, char** argv) {
   // clang-format on
 
   po::variables_map vm;
-  try {
-    const po::positional_options_description none;  // stray arguments are errors
-    po::store(po::command_line_parser(argc, argv).options(desc).positional(none).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "iotwall sim: %s\n'iotwall sim --help' shows the options.\n", e.what());
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
+  if (const int rc = parse_command_line("sim", argc, argv, desc, &vm); rc >= 0) return rc;
   if (!parse_seed(seed_text, &o.seed)) {
     std::fprintf(stderr, "iotwall sim: --seed must be an integer from 0 to 2^64-1, not '%s'\n",
                  seed_text.c_str());

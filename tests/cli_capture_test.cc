@@ -16,39 +16,14 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "tests/cli_run.h"
+
+using iotwall::testing::Run;
+using iotwall::testing::run;
+using iotwall::testing::slurp;
+using iotwall::testing::temp_path;
+
 namespace {
-
-struct Run {
-  int status;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-Run run(const std::string& args) {
-  const std::string err_path = "/tmp/iotwall-cap-" + std::to_string(getpid()) + ".err";
-  const std::string cmd = std::string(IOTWALL_BIN) + " " + args + " 2>" + err_path;
-  std::FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int st = pclose(p);
-  std::string err = slurp(err_path);
-  std::remove(err_path.c_str());
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out, err};
-}
-
-std::string temp_path(const std::string& name) {
-  return "/tmp/iotwall-cap-" + std::to_string(getpid()) + "-" + name;
-}
 
 // One simulated site written both ways, removed at the end of the test.
 struct Site {

@@ -12,42 +12,12 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-namespace {
+#include "tests/cli_run.h"
 
-struct Run {
-  int status;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-Run run(const std::string& args) {
-  const std::string err_path = "/tmp/iotwall-cli-" + std::to_string(getpid()) + ".err";
-  const std::string cmd = std::string(IOTWALL_BIN) + " " + args + " 2>" + err_path;
-  std::FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  std::string err = slurp(err_path);
-  std::remove(err_path.c_str());
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out, err};
-}
-
-// Per process: ctest runs the cases in parallel.
-std::string temp_path(const char* name) {
-  return "/tmp/iotwall-cli-" + std::to_string(getpid()) + "-" + name;
-}
-
-}  // namespace
+using iotwall::testing::Run;
+using iotwall::testing::run;
+using iotwall::testing::slurp;
+using iotwall::testing::temp_path;
 
 TEST_CASE("cli: usage errors exit 2, unreadable input exits 1 with a clear message", "[cli]") {
   CHECK(run("").status == 2);
