@@ -3,19 +3,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dpi/tls_wire.h"
+
 namespace iotwall::dpi {
 namespace {
 
-enum : uint8_t {
-  kChangeCipherSpec = 20,
-  kAlert = 21,
-  kHandshake = 22,
-  kApplicationData = 23,
-  kHeartbeat = 24,
-};
-enum : uint8_t { kClientHello = 1, kServerHello = 2, kCertificate = 11 };
-enum : uint16_t { kExtServerName = 0, kExtSupportedVersions = 43 };
-constexpr uint16_t kTls13 = 0x0304;
+using namespace tls;
 
 // The ServerHello.random of a HelloRetryRequest (RFC 8446 4.1.3).
 constexpr uint8_t kHelloRetryRandom[32] = {

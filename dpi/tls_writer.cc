@@ -2,25 +2,13 @@
 
 #include <algorithm>
 
+#include "dpi/tls_wire.h"
+
 namespace iotwall::dpi {
 namespace {
 
-enum : uint8_t {
-  kChangeCipherSpec = 20,
-  kAlert = 21,
-  kHandshake = 22,
-  kApplicationData = 23,
-};
-enum : uint8_t {
-  kClientHello = 1,
-  kServerHello = 2,
-  kCertificate = 11,
-  kServerKeyExchange = 12,
-  kCertificateRequest = 13,
-  kServerHelloDone = 14,
-  kCertificateVerify = 15,
-  kClientKeyExchange = 16,
-};
+using namespace tls;
+
 constexpr size_t kTag = 16;       // AES-GCM tag
 constexpr size_t kEcdsaSig = 72;  // a typical DER ECDSA P-256 signature
 
@@ -70,7 +58,7 @@ void extension(Builder& b, uint16_t type, std::span<const uint8_t> data) {
 
 void server_name(Builder& b, std::string_view sni) {
   if (sni.empty()) return;
-  b.u16(0);
+  b.u16(kExtServerName);
   const size_t ext = b.open(2);
   const size_t list = b.open(2);
   b.u8(0);  // host_name
@@ -122,7 +110,7 @@ void TlsWriter::plain_records(uint8_t type, uint16_t version, std::span<const ui
 void TlsWriter::opaque_record(uint8_t type, size_t body_len, std::vector<uint8_t>* out) {
   Builder b(out);
   b.u8(type);
-  b.u16(0x0303);
+  b.u16(kTls12);
   b.u16(static_cast<uint16_t>(body_len));
   random(out, body_len);
 }
@@ -132,7 +120,7 @@ std::vector<uint8_t> TlsWriter::client_hello(std::string_view sni) {
   std::vector<uint8_t> hs;
   Builder b(&hs);
   const size_t msg = b.message(kClientHello);
-  b.u16(0x0303);
+  b.u16(kTls12);
   random(&hs, 32);
   session_id_.clear();
   if (v13) random(&session_id_, 32);  // middlebox compatibility mode
@@ -153,7 +141,7 @@ std::vector<uint8_t> TlsWriter::client_hello(std::string_view sni) {
   extension(b, 13, kSigAlgs);
   if (v13) {
     constexpr uint8_t versions[] = {0x04, 0x03, 0x04, 0x03, 0x03};
-    extension(b, 43, versions);
+    extension(b, kExtSupportedVersions, versions);
     constexpr uint8_t modes[] = {0x01, 0x01};
     extension(b, 45, modes);
     b.u16(51);  // key_share: one x25519 share
@@ -174,7 +162,7 @@ std::vector<uint8_t> TlsWriter::client_hello(std::string_view sni) {
   b.close(exts);
   b.close(msg);
   std::vector<uint8_t> out;
-  plain_records(kHandshake, 0x0301, hs, &out);
+  plain_records(kHandshake, kTls10, hs, &out);
   return out;
 }
 
@@ -183,7 +171,7 @@ std::vector<uint8_t> TlsWriter::server_flight(std::span<const uint8_t> cert,
   std::vector<uint8_t> hs;
   Builder b(&hs);
   size_t msg = b.message(kServerHello);
-  b.u16(0x0303);
+  b.u16(kTls12);
   random(&hs, 32);
   if (version_ == TlsVersion::k13) {
     b.u8(static_cast<uint8_t>(session_id_.size()));
@@ -192,7 +180,7 @@ std::vector<uint8_t> TlsWriter::server_flight(std::span<const uint8_t> cert,
     b.u8(0);
     const size_t exts = b.open(2);
     constexpr uint8_t selected[] = {0x03, 0x04};
-    extension(b, 43, selected);
+    extension(b, kExtSupportedVersions, selected);
     b.u16(51);
     const size_t ks = b.open(2);
     b.u16(0x001d);
@@ -202,9 +190,9 @@ std::vector<uint8_t> TlsWriter::server_flight(std::span<const uint8_t> cert,
     b.close(exts);
     b.close(msg);
     std::vector<uint8_t> out;
-    plain_records(kHandshake, 0x0303, hs, &out);
+    plain_records(kHandshake, kTls12, hs, &out);
     constexpr uint8_t ccs[] = {0x01};
-    plain_records(kChangeCipherSpec, 0x0303, ccs, &out);
+    plain_records(kChangeCipherSpec, kTls12, ccs, &out);
     // Encrypted: EncryptedExtensions, [CertificateRequest,] Certificate,
     // CertificateVerify, Finished; body = message + type byte + tag.
     opaque_record(kApplicationData, 4 + 2 + 1 + kTag, &out);
@@ -257,7 +245,7 @@ std::vector<uint8_t> TlsWriter::server_flight(std::span<const uint8_t> cert,
   msg = b.message(kServerHelloDone);
   b.close(msg);
   std::vector<uint8_t> out;
-  plain_records(kHandshake, 0x0303, hs, &out);
+  plain_records(kHandshake, kTls12, hs, &out);
   return out;
 }
 
@@ -265,7 +253,7 @@ std::vector<uint8_t> TlsWriter::client_flight(std::span<const uint8_t> cert) {
   std::vector<uint8_t> out;
   constexpr uint8_t ccs[] = {0x01};
   if (version_ == TlsVersion::k13) {
-    plain_records(kChangeCipherSpec, 0x0303, ccs, &out);
+    plain_records(kChangeCipherSpec, kTls12, ccs, &out);
     if (!cert.empty()) {
       opaque_record(kApplicationData, 4 + 1 + 3 + 3 + cert.size() + 2 + 1 + kTag, &out);
       opaque_record(kApplicationData, 4 + 2 + 2 + kEcdsaSig + 1 + kTag, &out);
@@ -296,8 +284,8 @@ std::vector<uint8_t> TlsWriter::client_flight(std::span<const uint8_t> cert) {
     random(&hs, kEcdsaSig);
     b.close(msg);
   }
-  plain_records(kHandshake, 0x0303, hs, &out);
-  plain_records(kChangeCipherSpec, 0x0303, ccs, &out);
+  plain_records(kHandshake, kTls12, hs, &out);
+  plain_records(kChangeCipherSpec, kTls12, ccs, &out);
   opaque_record(kHandshake, 8 + 16 + kTag, &out);  // Finished: nonce, 12+4 bytes, tag
   return out;
 }
@@ -310,7 +298,7 @@ std::vector<uint8_t> TlsWriter::server_finish() {
     return out;
   }
   constexpr uint8_t ccs[] = {0x01};
-  plain_records(kChangeCipherSpec, 0x0303, ccs, &out);
+  plain_records(kChangeCipherSpec, kTls12, ccs, &out);
   opaque_record(kHandshake, 8 + 16 + kTag, &out);
   return out;
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <span>
 
+#include "tests/fuzz/fuzz_site.h"
 #include "dpi/capture_decoder.h"
 #include "dpi/site_map.h"
 #include "model/intern.h"
@@ -19,23 +20,7 @@ using namespace iotwall::dpi;
 
 namespace {
 
-SiteMap make_site() {
-  SiteMap m;
-  SiteService ka;
-  ka.id = "agent1";
-  ka.address = "/agent1";
-  ka.ip = parse_ip("10.0.0.1");
-  ka.knowledge_agent = true;
-  m.services.push_back(ka);
-  SiteService light;
-  light.id = "lightcontrol1";
-  light.address = "/agent1/lightcontrol1";
-  light.type = "/lightControler";
-  light.room = "Kitchen";
-  light.ip = parse_ip("10.1.0.2");
-  m.services.push_back(light);
-  return m;
-}
+using iotwall::fuzz::make_site;
 
 }  // namespace
 

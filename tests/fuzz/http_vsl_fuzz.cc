@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 
+#include "tests/fuzz/fuzz_site.h"
 #include "dpi/decode_counters.h"
 #include "dpi/directory.h"
 #include "dpi/site_map.h"
@@ -38,23 +39,7 @@ class Sink final : public AccessSink {
   const Interner& in_;
 };
 
-SiteMap make_site() {
-  SiteMap m;
-  SiteService ka;
-  ka.id = "agent1";
-  ka.address = "/agent1";
-  ka.ip = parse_ip("10.0.0.1");
-  ka.knowledge_agent = true;
-  m.services.push_back(ka);
-  SiteService light;
-  light.id = "lightcontrol1";
-  light.address = "/agent1/lightcontrol1";
-  light.type = "/lightControler";
-  light.room = "Kitchen";
-  light.ip = parse_ip("10.1.0.2");
-  m.services.push_back(light);
-  return m;
-}
+using iotwall::fuzz::make_site;
 
 Endpoint endpoint(const char* ip, uint16_t port) {
   Endpoint e;
