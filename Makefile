@@ -13,7 +13,9 @@ PACKAGES := build-essential cmake ninja-build pkg-config zlib1g-dev \
             libabsl-dev libboost-program-options-dev nlohmann-json3-dev \
             catch2 libbenchmark-dev gnuplot-nox python3 \
             libpcap-dev libhttp-parser-dev libsimdjson-dev libssl-dev libyaml-cpp-dev \
-            clang libclang-rt-14-dev libcbor-dev
+            clang libclang-rt-14-dev libcbor-dev \
+            libnetfilter-queue-dev libmnl-dev libsqlite3-dev libsystemd-dev \
+            nftables iptables iproute2 systemd sqlite3
 
 export DEBIAN_FRONTEND := noninteractive
 

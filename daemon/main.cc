@@ -20,11 +20,20 @@ constexpr Command kCommands[] = {
     {"decode", iotwall::cli::run_decode, "decode a capture into a DS2OS-format trace"},
     {"learn", iotwall::cli::run_learn, "learn a site's graph and models from a capture or trace, save them"},
     {"monitor", iotwall::cli::run_monitor, "capture an interface live, score every access, report anomalies"},
+    {"run", iotwall::cli::run_run, "the inline firewall: NFQUEUE verdicts for every access (as a service)"},
+    {"check-config", iotwall::cli::run_check_config, "validate a configuration file, name every error"},
+    {"pending", iotwall::cli::run_pending, "list the running daemon's open questions"},
+    {"approve", iotwall::cli::run_approve, "approve a pending question (takes effect on the next packet)"},
+    {"deny", iotwall::cli::run_deny, "deny a pending question (takes effect on the next packet)"},
+    {"status", iotwall::cli::run_status, "the running daemon's mode, counters and queues"},
+    {"graph", iotwall::cli::run_graph, "the running daemon's communication graph"},
+    {"serve-ka", iotwall::cli::run_serve_ka, "serve a Knowledge Agent's VSL REST interface (test sites)"},
+    {"drive", iotwall::cli::run_drive, "send a trace's accesses as real HTTP requests (test sites)"},
 };
 
 void usage(std::FILE* f) {
   std::fprintf(f, "usage: iotwall <command> [options]\n\ncommands:\n");
-  for (const Command& c : kCommands) std::fprintf(f, "  %-8s %s\n", c.name, c.summary);
+  for (const Command& c : kCommands) std::fprintf(f, "  %-12s %s\n", c.name, c.summary);
   std::fprintf(f, "\n'iotwall <command> --help' shows the options of a command.\n");
 }
 
