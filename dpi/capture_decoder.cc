@@ -50,6 +50,17 @@ class CaptureDecoder::Connection final : public ConnectionHandler, private TlsLi
     if (!inner_ && held_ > 0) decide(ts_us);
     if (inner_) inner_->on_close(why, ts_us);
   }
+  bool mid_message(Direction d) const override {
+    if (!inner_) return held_ > 0 && d == held_dir_;
+    return inner_->mid_message(d);
+  }
+
+  InlinePacket::Kind kind() const {
+    if (!inner_) return InlinePacket::Kind::kSniffing;
+    if (tls_) return InlinePacket::Kind::kTls;
+    return vsl_->decoding() ? InlinePacket::Kind::kVsl : InlinePacket::Kind::kOther;
+  }
+  uint8_t* mark() { return &mark_; }
 
  private:
   static constexpr size_t kSniff = 6;  // a record header and a handshake type
@@ -61,6 +72,7 @@ class CaptureDecoder::Connection final : public ConnectionHandler, private TlsLi
       inner_ = &*tls_;
     } else {
       vsl_.emplace(info_, owner_.dir_, owner_.in_, static_cast<AccessSink&>(owner_), owner_.decode_);
+      if (owner_.inline_) vsl_->emit_at_request();
       inner_ = &*vsl_;
     }
     if (held_ > 0) inner_->on_data(held_dir_, head, ts_us);
@@ -73,49 +85,18 @@ class CaptureDecoder::Connection final : public ConnectionHandler, private TlsLi
   // One encrypted request: who talked to whom, when; the operation and the
   // node are not visible.
   void on_exchange(const TlsExchange& x) override {
+    if (owner_.inline_) return;  // judged as a whole connection inline
     Access a;
     a.time_ms = x.start_us / 1000;
     a.op = Operation::kUnknown;
-    fill(client_id_, {}, info_.client, false, &a.source_id, &a.source_address, &a.source_type,
+    owner_.fill(client_id_, {}, info_.client, false, &a.source_id, &a.source_address, &a.source_type,
          &a.source_location);
     Sym id;
-    fill(server_id_, sni_, info_.server, true, &id, &a.dest_address, &a.dest_type, &a.dest_location);
+    owner_.fill(server_id_, sni_, info_.server, true, &id, &a.dest_address, &a.dest_type, &a.dest_location);
     if (a.dest_address.empty()) a.dest_address = id;
     a.node_address = a.dest_address;
     ++owner_.edge_accesses_;
     owner_.on_access(a);
-  }
-
-  // A party by its certificate (VSL-WIRE's order: certificate first), else
-  // the site map's IP, else (a server) the name the client asked for, else
-  // its address: a client by IP (its port changes with every connection), a
-  // server by ip:port. A certificate naming another service than the one
-  // configured at that IP is counted: certificates are not verified here.
-  void fill(const std::string& cert_id, const std::string& sni, const Endpoint& ep, bool server, Sym* id,
-            Sym* address, Sym* type, Sym* room) {
-    Directory& dir = owner_.dir_;
-    Interner& in = owner_.in_;
-    const Directory::Service* s = dir.by_ip(ep.ip);
-    if (!cert_id.empty()) {
-      if (s != nullptr && in.str(s->id) != cert_id) ++owner_.identity_mismatch_;
-      *id = in.intern(cert_id);
-      s = dir.by_id(*id);
-      *address = dir.address_of(*id);
-    } else if (s != nullptr) {
-      *id = s->id;
-      *address = s->address;
-    } else if (!sni.empty()) {
-      *id = in.intern(sni);
-      s = dir.by_id(*id);
-      *address = dir.address_of(*id);
-    } else {
-      *id = in.intern(server ? ep.to_string() : ep.ip.to_string());
-    }
-    if (s != nullptr && address->empty()) *address = s->address;
-    *type = !address->empty() ? dir.service_type(*address) : Sym{};
-    if (type->empty() && s != nullptr) *type = s->type;
-    *room = !address->empty() ? dir.room(*address) : Sym{};
-    if (room->empty() && s != nullptr) *room = s->room;
   }
 
   ConnectionInfo info_;
@@ -127,14 +108,50 @@ class CaptureDecoder::Connection final : public ConnectionHandler, private TlsLi
   std::optional<VslConnection> vsl_;
   std::optional<TlsObserver> tls_;
   std::string client_id_, server_id_, sni_;
+  uint8_t mark_ = 0;
 };
+
+// A party by its certificate (VSL-WIRE's order: certificate first), else
+// the site map's IP, else (a server) the name the client asked for, else
+// its address: a client by IP (its port changes with every connection), a
+// server by ip:port. A certificate naming another service than the one
+// configured at that IP is counted: certificates are not verified here.
+void CaptureDecoder::fill(const std::string& cert_id, const std::string& sni, const Endpoint& ep,
+                        bool server, Sym* id, Sym* address, Sym* type, Sym* room) {
+  Directory& dir = dir_;
+  Interner& in = in_;
+  const Directory::Service* s = dir.by_ip(ep.ip);
+  if (!cert_id.empty()) {
+    if (s != nullptr && in.str(s->id) != cert_id) ++identity_mismatch_;
+    *id = in.intern(cert_id);
+    s = dir.by_id(*id);
+    *address = dir.address_of(*id);
+  } else if (s != nullptr) {
+    *id = s->id;
+    *address = s->address;
+  } else if (!sni.empty()) {
+    *id = in.intern(sni);
+    s = dir.by_id(*id);
+    *address = dir.address_of(*id);
+  } else {
+    *id = in.intern(server ? ep.to_string() : ep.ip.to_string());
+  }
+  if (s != nullptr && address->empty()) *address = s->address;
+  *type = !address->empty() ? dir.service_type(*address) : Sym{};
+  if (type->empty() && s != nullptr) *type = s->type;
+  *room = !address->empty() ? dir.room(*address) : Sym{};
+  if (room->empty() && s != nullptr) *room = s->room;
+}
 
 CaptureDecoder::CaptureDecoder(const CaptureOptions& o, const SiteMap& site, Interner& in)
     : in_(in),
       dir_(site, in),
       reorder_(o.reorder_ms, o.max_reorder),
       reorder_ms_(o.reorder_ms),
-      flows_(o.flows, *this) {}
+      inline_(o.inline_mode),
+      flows_(o.flows, *this) {
+  if (inline_) inline_out_.reserve(16);
+}
 
 CaptureDecoder::~CaptureDecoder() {
   if (!finished_) flows_.close_all(0);
@@ -146,6 +163,10 @@ std::unique_ptr<ConnectionHandler> CaptureDecoder::open(const ConnectionInfo& c)
 
 void CaptureDecoder::on_access(const Access& a) {
   ++accesses_;
+  if (inline_) {
+    inline_out_.push_back(a);
+    return;
+  }
   TraceRecord r;
   r.access = a;
   r.line = accesses_;
@@ -162,6 +183,42 @@ void CaptureDecoder::packet(LinkType link, std::span<const uint8_t> frame, int64
   const ParseStatus s = parse_packet(link, frame, &p);
   ++parse_[static_cast<size_t>(s)];
   if (s == ParseStatus::kOk || s == ParseStatus::kUnsupportedL4Protocol) flows_.packet(p, ts_us);
+}
+
+const InlinePacket& CaptureDecoder::packet_inline(std::span<const uint8_t> ip_packet, int64_t ts_us) {
+  inline_out_.clear();
+  last_ = InlinePacket();
+  clock_ms_ = std::max(clock_ms_, ts_us / 1000);
+  Packet p;
+  last_.status = parse_packet(LinkType::kRaw, ip_packet, &p);
+  ++parse_[static_cast<size_t>(last_.status)];
+  if (last_.status != ParseStatus::kOk) return last_;
+  flows_.packet(p, ts_us);
+  const FlowTable::LastPacket& fp = flows_.last();
+  last_.payload = p.protocol == kIpProtoTcp && !p.payload.empty();
+  last_.info = fp.info;
+  last_.dir = fp.dir;
+  if (fp.handler != nullptr) {
+    auto* c = static_cast<Connection*>(fp.handler);
+    last_.kind = c->kind();
+    last_.incomplete = fp.ahead || c->mid_message(fp.dir);
+    last_.mark = c->mark();
+  }
+  last_.accesses = inline_out_;
+  return last_;
+}
+
+Access CaptureDecoder::edge_access(const ConnectionInfo& c, int64_t ts_us) {
+  Access a;
+  a.time_ms = ts_us / 1000;
+  a.op = Operation::kUnknown;
+  fill({}, {}, c.client, false, &a.source_id, &a.source_address, &a.source_type, &a.source_location);
+  Sym id;
+  fill({}, {}, c.server, true, &id, &a.dest_address, &a.dest_type, &a.dest_location);
+  if (a.dest_address.empty()) a.dest_address = id;
+  a.node_address = a.dest_address;
+  ++edge_accesses_;
+  return a;
 }
 
 void CaptureDecoder::finish(int64_t ts_us) {

@@ -20,6 +20,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "dpi/decode_counters.h"
 #include "dpi/directory.h"
@@ -39,6 +40,37 @@ struct CaptureOptions {
   FlowTableOptions flows;
   int64_t reorder_ms = 10'000;
   size_t max_reorder = 1 << 16;  // accesses held at most
+  // Inline (a firewall, packet_inline()): accesses are emitted when their
+  // request completes (VslConnection::emit_at_request) and returned with
+  // the packet that completed them; no reorder buffer; TLS connections give
+  // no per-exchange accesses (the firewall judges them at their start).
+  bool inline_mode = false;
+};
+
+// What one packet did, for an inline verdict (CaptureDecoder::packet_inline).
+struct InlinePacket {
+  enum class Kind : uint8_t {
+    kNone,      // no live connection (not TCP, unparsed, no flow, or it just closed)
+    kSniffing,  // too few bytes yet to tell TLS from HTTP
+    kVsl,       // plaintext HTTP being decoded
+    kTls,
+    kOther,     // neither: not HTTP, or decoding stopped (a gap, a parse error)
+  };
+  ParseStatus status = ParseStatus::kOk;
+  bool payload = false;  // TCP payload bytes
+  ConnectionInfo info;   // id 0: no connection
+  Direction dir = Direction::kToServer;
+  Kind kind = Kind::kNone;
+  // Part of a request (or of a callback frame) has arrived and the rest has
+  // not, or bytes wait behind a hole: the packet belongs to an access not
+  // decided yet.
+  bool incomplete = false;
+  // One byte of the caller's state per connection (0 when it opens), e.g. a
+  // verdict that sticks; null when there is no live connection. Valid until
+  // the next call.
+  uint8_t* mark = nullptr;
+  // Accesses this packet completed; valid until the next call.
+  std::span<const Access> accesses;
 };
 
 class CaptureDecoder final : private ConnectionFactory, private AccessSink {
@@ -50,6 +82,13 @@ class CaptureDecoder final : private ConnectionFactory, private AccessSink {
 
   // One captured frame (its bytes are not kept).
   void packet(LinkType link, std::span<const uint8_t> frame, int64_t ts_us);
+  // REQUIRES: options.inline_mode, ts_us a valid time (the daemon's clock).
+  // One IP packet (as NFQUEUE delivers it) and what it did. The result is
+  // valid until the next call.
+  const InlinePacket& packet_inline(std::span<const uint8_t> ip_packet, int64_t ts_us);
+  // An edge-level access (operation unknown) for a connection: its parties
+  // by site map IP, else by address (a server by ip:port).
+  Access edge_access(const ConnectionInfo& c, int64_t ts_us);
   // End of input: closes every connection (pending reads are emitted).
   void finish(int64_t ts_us);
   // The next access whose reorder window has passed; after finish(), or
@@ -67,6 +106,10 @@ class CaptureDecoder final : private ConnectionFactory, private AccessSink {
   class Connection;
   std::unique_ptr<ConnectionHandler> open(const ConnectionInfo& c) override;
   void on_access(const Access& a) override;
+  // A party's identity: certificate, else site map IP, else (a server) the
+  // SNI, else its address.
+  void fill(const std::string& cert_id, const std::string& sni, const Endpoint& ep, bool server,
+            Sym* id, Sym* address, Sym* type, Sym* room);
 
   Interner& in_;
   Directory dir_;
@@ -78,6 +121,9 @@ class CaptureDecoder final : private ConnectionFactory, private AccessSink {
   ReorderBuffer reorder_;
   int64_t reorder_ms_;
   bool finished_ = false;
+  bool inline_ = false;
+  std::vector<Access> inline_out_;  // accesses of the current packet (inline)
+  InlinePacket last_;
   FlowTable flows_;  // last: its handlers refer to the members above
 };
 

@@ -79,6 +79,9 @@ uint32_t FlowTable::alloc_flow() {
 
 void FlowTable::packet(const Packet& p, int64_t ts_us) {
   ++counters_.packets;
+  last_.info.id = 0;
+  last_.handler = nullptr;
+  last_.ahead = false;
   expire_some(ts_us, 2);
   switch (p.protocol) {
     case kIpProtoTcp:
@@ -161,6 +164,8 @@ void FlowTable::tcp(uint32_t f, const Packet& p, int64_t ts_us) {
   fl.seen[i] = true;
   if (!fl.handler) ++counters_.tcp_ignored;
   if ((p.tcp_flags & kTcpRst) != 0) {
+    last_.info = fl.info;
+    last_.dir = d;
     close(f, CloseReason::kReset, ts_us);
     return;
   }
@@ -177,11 +182,18 @@ void FlowTable::tcp(uint32_t f, const Packet& p, int64_t ts_us) {
     }
     set_state(f, State::kClosing);
   }
+  last_.info = fl.info;
+  last_.dir = d;
+  last_.ahead = fl.dir[i].has_buffered();
+  last_.handler = fl.handler.get();
   if (fl.fin_seen[0] && fl.fin_seen[1]) {
     const auto complete = [&](int j) {
       return !fl.dir[j].has_buffered() && seq_ge(fl.dir[j].next_seq(), fl.fin_seq[j]);
     };
-    if (!fl.handler || (complete(0) && complete(1))) close(f, CloseReason::kFin, ts_us);
+    if (!fl.handler || (complete(0) && complete(1))) {
+      close(f, CloseReason::kFin, ts_us);
+      last_.handler = nullptr;
+    }
   }
 }
 

@@ -95,6 +95,15 @@ class FlowTable {
   const FlowTableCounters& counters() const { return counters_; }
   size_t size() const { return map_.size(); }
 
+  // What the latest packet() did, for an inline verdict.
+  struct LastPacket {
+    ConnectionInfo info;                  // id 0: the packet has no flow
+    ConnectionHandler* handler = nullptr;  // valid until the next call; null if closed
+    Direction dir = Direction::kToServer;
+    bool ahead = false;  // bytes of its direction wait behind a hole
+  };
+  const LastPacket& last() const { return last_; }
+
  private:
   static constexpr uint32_t kNil = UINT32_MAX;
   static constexpr uint32_t kSlabBits = 10;  // flows are allocated 1024 at a time
@@ -155,6 +164,7 @@ class FlowTable {
   ListHead lists_[2];
   uint64_t next_id_ = 1;
   FlowTableCounters counters_;
+  LastPacket last_;
 };
 
 }  // namespace iotwall::dpi

@@ -68,6 +68,7 @@ void HttpStream::on_gap() {
 void HttpStream::resume() {
   if (state_ != State::kUpgraded) return;
   reset_parser();
+  in_message_ = false;
   state_ = State::kHttp;
 }
 
@@ -76,6 +77,7 @@ void HttpStream::note_truncated() { counters_.add(DecodeCounters::kHttpHeaderTru
 int HttpStream::cb_message_begin(http_parser* p) {
   HttpStream* s = self(p);
   if (s->state_ != State::kHttp) return 1;
+  s->in_message_ = true;
   s->msg_ = HttpMessage();
   s->msg_.is_request = s->kind_ == Kind::kRequests;
   s->msg_.first_byte_us = s->ts_us_;
@@ -234,6 +236,7 @@ int HttpStream::cb_body(http_parser* p, const char* at, size_t n) {
 
 int HttpStream::cb_message_complete(http_parser* p) {
   HttpStream* s = self(p);
+  s->in_message_ = false;
   s->fill_message();
   s->msg_.upgrades = p->upgrade;
   s->msg_.body = s->msg_.body_skipped ? std::string_view() : std::string_view(s->body_);

@@ -103,6 +103,9 @@ class HttpStream {
 
   State state() const { return state_; }
   Kind kind() const { return kind_; }
+  // A message has begun and is not complete yet (an inline firewall holds
+  // the packets of such a request).
+  bool in_message() const { return in_message_ && state_ == State::kHttp; }
 
  private:
   enum class Field : uint8_t { kNone, kContentType, kUpgrade, kConnection, kWsProtocol, kAuth };
@@ -127,6 +130,7 @@ class HttpStream {
   State state_ = State::kHttp;
   http_parser parser_{};
   int64_t ts_us_ = 0;  // capture time of the bytes being parsed
+  bool in_message_ = false;
 
   // Per-message state, reset at each message's first byte.
   HttpMessage msg_;

@@ -62,6 +62,9 @@ class ConnectionHandler {
   virtual void on_gap(Direction d, uint64_t missing, int64_t ts_us) = 0;
   // The connection ended; nothing follows. Pending data was delivered first.
   virtual void on_close(CloseReason why, int64_t ts_us) = 0;
+  // Part of a message that would become an access has arrived in direction
+  // d and the rest has not (an inline firewall holds those packets).
+  virtual bool mid_message(Direction /*d*/) const { return false; }
 };
 
 class ConnectionFactory {

@@ -232,6 +232,21 @@ void VslConnection::on_close(CloseReason /*why*/, int64_t ts_us) {
   closed_ = true;
 }
 
+bool VslConnection::mid_message(Direction d) const {
+  const size_t i = static_cast<size_t>(d);
+  switch (mode_[i]) {
+    case Mode::kHttp:
+      return i == kToServer && requests_.in_message();
+    case Mode::kWebSocket:
+      return i != kToServer && ws_to_client_.in_message();
+    case Mode::kUpgradePending:  // client bytes wait for the upgrade's answer
+      return i == kToServer && !held_.empty();
+    case Mode::kStopped:
+      return false;
+  }
+  return false;
+}
+
 // ---- HTTP -----------------------------------------------------------------
 
 bool VslConnection::on_http_headers(const HttpMessage& m) {
@@ -277,6 +292,19 @@ void VslConnection::on_request(const HttpMessage& m) {
     p.kind = Kind::kRegister;
     p.access.time_ms = m.first_byte_us / 1000;
     if (decode_body(m)) p.access.source_type = in_.intern(fields_.model_id);
+    if (at_request_) {  // the address is in the answer: the client as known now
+      Access a;
+      fill_source(src, &a);
+      if (a.source_type.empty()) a.source_type = p.access.source_type;
+      a.dest_address = a.node_address = src.address.empty() ? src.id : src.address;
+      a.dest_type = a.node_type = a.source_type;
+      a.dest_location = src.room;
+      a.op = Operation::kRegisterService;
+      a.value = Value::None();
+      a.time_ms = p.access.time_ms;
+      emit(a);
+      p.emitted = true;
+    }
   } else if (path == "/service/unregister" && m.method == HTTP_POST) {
     Access a;
     fill_source(src, &a);
@@ -307,6 +335,11 @@ void VslConnection::on_vsl_request(const HttpMessage& m, std::string_view vsl_pa
     case HTTP_GET:
       a.op = Operation::kRead;
       p->kind = Kind::kRead;  // emitted with its response
+      if (at_request_) {
+        Access now = a;
+        emit(now);
+        p->emitted = true;
+      }
       return;
     case HTTP_PUT:
       a.op = Operation::kWrite;
@@ -377,7 +410,7 @@ void VslConnection::on_read_answer(Pending& p, const HttpMessage& m) {
       }
     }
   }
-  emit(a);
+  if (!p.emitted) emit(a);
 }
 
 void VslConnection::on_register_answer(const Pending& p, const HttpMessage& m) {
@@ -403,7 +436,7 @@ void VslConnection::on_register_answer(const Pending& p, const HttpMessage& m) {
   a.op = Operation::kRegisterService;
   a.value = Value::None();
   a.time_ms = p.access.time_ms;
-  emit(a);
+  if (!p.emitted) emit(a);
 }
 
 void VslConnection::on_upgrade_answer(bool accepted) {
@@ -543,7 +576,7 @@ void VslConnection::push(const Pending& p) {
     switch (q.kind) {
       case Kind::kRead:
         counters_.add(DecodeCounters::kReadUnanswered);
-        emit(q.access);
+        if (!q.emitted) emit(q.access);
         break;
       case Kind::kRegister:
         counters_.add(DecodeCounters::kRegisterFailed);

@@ -63,6 +63,16 @@ class VslConnection : public ConnectionHandler,
   // read from a TLS handshake. Overrides every other source of identity.
   void set_client_identity(std::string_view id, std::string_view address);
 
+  // Inline use (a firewall decides before the answer exists): every access
+  // is emitted when its request completes: a read with an empty value, a
+  // registerService from the connection's client as known then (its
+  // answer still names the client for later requests).
+  void emit_at_request() { at_request_ = true; }
+  // A request (or a callback frame from the KA) is partly received.
+  bool mid_message(Direction d) const override;
+  // Requests are still being decoded (not stopped by a parse error or a gap).
+  bool decoding() const { return mode_[0] != Mode::kStopped; }
+
   void on_data(Direction d, std::span<const uint8_t> bytes, int64_t ts_us) override;
   void on_gap(Direction d, uint64_t missing, int64_t ts_us) override;
   void on_close(CloseReason why, int64_t ts_us) override;
@@ -83,6 +93,7 @@ class VslConnection : public ConnectionHandler,
   };
   struct Pending {
     Kind kind = Kind::kNone;
+    bool emitted = false;  // already emitted at its request (emit_at_request)
     unsigned method = 0;
     Access access;  // kRead: all but the value; kRegister: source_type = modelId
   };
@@ -132,6 +143,7 @@ class VslConnection : public ConnectionHandler,
   WebSocketStream ws_to_client_;
   std::array<Mode, 2> mode_{Mode::kHttp, Mode::kHttp};
   bool closed_ = false;
+  bool at_request_ = false;
   bool responses_lost_ = false;
   std::string held_;  // client bytes after an upgrade request, until its answer
   int64_t held_ts_ = 0;

@@ -43,6 +43,10 @@ class WebSocketStream {
   void on_gap();
 
   State state() const { return state_; }
+  // A frame or a fragmented message is partly received.
+  bool in_message() const {
+    return state_ == State::kOpen && (in_message_ || in_payload_ || header_len_ > 0);
+  }
 
  private:
   enum Opcode : uint8_t {

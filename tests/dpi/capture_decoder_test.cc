@@ -130,3 +130,71 @@ TEST_CASE("capture decoder: plaintext VSL with a first segment shorter than the 
   CHECK(a.value.number == Approx(21.5));
   CHECK(r.in.str(a.source_id) == "10.2.0.1");
 }
+
+TEST_CASE("capture decoder inline: a request split over segments is complete only at its last", "[capture][inline]") {
+  Frames f;
+  TcpWriter w(&f, ep("10.2.0.1", 40000), ep("10.0.0.1", 8081), 7, /*mss=*/60);
+  int64_t t = w.connect(1'000'000);
+  const size_t handshake = f.frames.size();
+  const std::string put =
+      "PUT /vsl/agent1/lightcontrol1/state HTTP/1.1\r\nHost: 10.0.0.1:8081\r\n"
+      "Content-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"value\": \"true\"}";
+  t = w.send(Direction::kToServer, bytes(put), t + 10, false);
+  const size_t request_end = f.frames.size();
+  t = w.send(Direction::kToClient, bytes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), t + 10, false);
+  const std::string get = "GET /vsl/agent1/lightcontrol1/state HTTP/1.1\r\nHost: 10.0.0.1:8081\r\n\r\n";
+  t = w.send(Direction::kToServer, bytes(get), t + 10, false);
+  const size_t get_end = f.frames.size();
+  t = w.send(Direction::kToClient,
+             bytes("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n"
+                   "{\"value\": \"true\"}"),
+             t + 10, false);
+  REQUIRE(request_end - handshake > 2);  // the request really is split
+
+  Interner in;
+  SiteMap site;
+  CaptureOptions o;
+  o.inline_mode = true;
+  CaptureDecoder d(o, site, in);
+  std::vector<int> accesses_at;
+  uint8_t* first_mark = nullptr;
+  for (size_t i = 0; i < f.frames.size(); ++i) {
+    const auto& frame = f.frames[i].second;
+    const auto ip = std::span<const uint8_t>(frame).subspan(14);  // NFQUEUE gives IP packets
+    const InlinePacket& p = d.packet_inline(ip, 2'000'000 + static_cast<int64_t>(i) * 100);
+    REQUIRE(p.status == ParseStatus::kOk);
+    REQUIRE(p.info.id != 0);
+    REQUIRE(p.mark != nullptr);
+    if (first_mark == nullptr) {
+      first_mark = p.mark;
+      *p.mark = 7;  // the caller's byte sticks to the connection
+    }
+    CHECK(*p.mark == 7);
+    if (i >= handshake && i + 1 < request_end && p.payload) {
+      CHECK(p.incomplete);
+      CHECK(p.accesses.empty());
+    }
+    for (const Access& a : p.accesses) {
+      accesses_at.push_back(static_cast<int>(i));
+      CHECK(in.str(a.source_id) == "10.2.0.1");
+      CHECK(in.str(a.node_address) == "/agent1/lightcontrol1/state");
+    }
+    if (!p.accesses.empty() && p.accesses[0].op == Operation::kRead) {
+      CHECK(p.accesses[0].value.kind == Value::Kind::kEmpty);  // decided before its answer
+    }
+    if (p.dir == Direction::kToClient) CHECK_FALSE(p.incomplete);
+  }
+  // The write at its last segment, the read at its request's last segment
+  // (not at the response).
+  REQUIRE(accesses_at.size() == 2);
+  CHECK(accesses_at[0] == static_cast<int>(request_end) - 1);
+  CHECK(accesses_at[1] <= static_cast<int>(get_end) - 1);
+  CHECK(accesses_at[1] >= static_cast<int>(request_end));
+  Access a;
+  CHECK_FALSE(d.next(&a, true));  // nothing goes through the reorder buffer inline
+
+  const Access edge = d.edge_access(d.packet_inline(std::span<const uint8_t>(f.frames[0].second).subspan(14), 3'000'000).info, 3'000'000);
+  CHECK(edge.op == Operation::kUnknown);
+  CHECK(in.str(edge.source_id) == "10.2.0.1");
+  CHECK(in.str(edge.dest_address) == "10.0.0.1:8081");
+}
