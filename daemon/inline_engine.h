@@ -1,0 +1,125 @@
+// InlineEngine: one queue worker's packet path. A queued packet (its ticket
+// and its IP bytes) goes through the DPI (dpi/capture_decoder.h, inline
+// mode), every access it completes is judged by the detector, and the
+// policy (firewall/policy.h) turns the judgements into the packet's verdict:
+//
+//   - a packet carrying part of a request not complete yet is held
+//     (firewall/hold.h) and gets the request's verdict when it completes;
+//     at the hold bound (bytes, ms) the configured at-limit action applies;
+//   - a packet completing accesses gets the worst of their verdicts, and so
+//     do the packets held for them; a dropped access condemns its
+//     connection: every later packet of it is dropped (the first one
+//     rejected with a TCP reset when reset_on_deny), so a retransmission
+//     cannot carry a denied request through;
+//   - plumbing (handshakes, ACKs, responses) passes;
+//   - a connection that is not plaintext VSL (TLS, or bytes that are not
+//     HTTP) follows the non-VSL setting: accept, drop, or judged once as an
+//     edge-level access (operation unknown) whose verdict sticks;
+//   - a malformed packet on a queued port is dropped in enforce mode.
+//
+// Every packet given to packet() gets exactly one verdict (PacketTicket).
+// Time: the caller's clock (ms since the epoch), which is also the model's.
+// Thread-safety: none; a worker owns its engine. counters() may be read
+// from any thread (single-writer counters).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "dpi/capture_decoder.h"
+#include "dpi/site_map.h"
+#include "firewall/counter.h"
+#include "firewall/hold.h"
+#include "firewall/policy.h"
+#include "firewall/ticket.h"
+#include <absl/container/flat_hash_set.h>
+#include "model/detector.h"
+#include "model/intern.h"
+
+namespace iotwall {
+
+struct EngineOptions {
+  firewall::Mode mode = firewall::Mode::kEnforce;
+  firewall::HoldLimits hold;
+  firewall::Action hold_at_limit = firewall::Action::kDrop;
+  bool reset_on_deny = true;
+  NonVsl non_vsl = NonVsl::kEdge;
+  DetectorOptions detector;
+  int queue = 0;  // for log lines
+};
+
+// The engine's options from a configuration (learning mode: an endless
+// learning phase, so every service learns).
+EngineOptions engine_options(const Config& c, int queue);
+
+struct EngineCounters {
+  firewall::Counter packets, accepted, dropped, rejected;
+  firewall::Counter held;          // packets that waited for their request
+  firewall::Counter hold_limit;    // requests that hit the hold bound
+  firewall::Counter accesses, flagged;  // judged; flagged anomalous (or would be)
+  firewall::Counter would_drop;    // monitor mode: drops not done
+  firewall::Counter condemned;     // connections condemned by a drop
+  firewall::Counter non_vsl;       // connections judged by the non-VSL setting
+  firewall::Counter malformed;     // packets the parser refused
+};
+
+class InlineEngine {
+ public:
+  InlineEngine(const EngineOptions& o, const dpi::SiteMap& site, Log& log);
+  ~InlineEngine();
+  InlineEngine(const InlineEngine&) = delete;
+  InlineEngine& operator=(const InlineEngine&) = delete;
+
+  // One queued packet; `ip` is valid during the call only.
+  void packet(firewall::PacketTicket t, std::span<const uint8_t> ip, int64_t now_us);
+  // Time passes: held requests past their bound, the detector's windows,
+  // idle connections. Call at least every next_deadline_ms().
+  void tick(int64_t now_us);
+  // When tick() is next needed (ms since the epoch).
+  int64_t next_deadline_ms() const;
+
+  // SIGHUP: new settings that apply live (mode, thresholds, hold, ...).
+  void reconfigure(const EngineOptions& o);
+  // SIGHUP with a new site map: the decoder starts afresh with it (open
+  // connections are picked up midway; held requests get the at-limit
+  // action). The graph and models stay.
+  void set_site(const dpi::SiteMap& site);
+  // A restored state (graph and models) replaces the current one.
+  Detector& detector() { return detector_; }
+  const Detector& detector() const { return detector_; }
+  Interner& interner() { return in_; }
+  const Interner& interner() const { return in_; }
+  const EngineOptions& options() const { return opt_; }
+  const EngineCounters& counters() const { return counters_; }
+  size_t held_packets() const { return hold_.packets(); }
+
+ private:
+  // Per-connection byte (InlinePacket::mark).
+  enum Mark : uint8_t { kOpen = 0, kCondemned = 1, kAllowed = 2 };
+
+  void judge(const Access& a, bool* drop);
+  void finish(firewall::PacketTicket& t, firewall::Action a, bool reset);
+  void release(uint64_t conn, firewall::Action a);
+  void condemn(uint8_t* mark);
+  void at_hold_limit(uint64_t conn, uint8_t* mark, firewall::PacketTicket* t);
+  void log_flagged(const Access& a, const Verdict& v, bool dropped);
+
+  EngineOptions opt_;
+  Log& log_;
+  Interner in_;  // before the detector and the decoder, which keep references
+  Detector detector_;
+  dpi::SiteMap site_;
+  std::unique_ptr<dpi::CaptureDecoder> decoder_;
+  firewall::HoldTable<firewall::PacketTicket> hold_;
+  // Connections whose held request was dropped at its time bound: condemned
+  // at their next packet (tick() does not reach their mark).
+  absl::flat_hash_set<uint64_t> condemn_next_;
+  EngineCounters counters_;
+  int64_t now_ms_ = 0;
+};
+
+}  // namespace iotwall
