@@ -19,7 +19,7 @@ PACKAGES := build-essential cmake ninja-build pkg-config zlib1g-dev \
 
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps build test bench demo evaluation fuzz format clean
+.PHONY: all deps build test bench demo demo-offline evaluation fuzz format clean
 
 all: build
 
@@ -59,10 +59,18 @@ bench: build
 	$(BUILD)/tests/bench/iotwall_bench
 	$(BUILD)/tests/bench/iotwall_dpi_bench
 
-# Until the inline firewall lands: simulate a site with attacks, replay it
-# through the detector (an emulated site manager answers after 5 min), then
-# the same site written as packets, through the DPI.
+# The inline firewall live: a simulated site in network namespaces behind
+# `iotwall run` (root; tests/live/demo.py). Where namespaces or NFQUEUE are
+# not available it says why and runs the offline demo instead.
 demo: build
+	@python3 tests/live/demo.py $(BUILD)/daemon/iotwall $(BUILD)/demo-live; rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "running the offline demo instead"; $(MAKE) --no-print-directory demo-offline; \
+	elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
+# Offline: simulate a site with attacks, replay it through the detector (an
+# emulated site manager answers after 5 min), then the same site written as
+# packets, through the DPI.
+demo-offline: build
 	@mkdir -p $(DEMO_DIR)
 	$(BUILD)/daemon/iotwall sim --rooms 12 --hours 24 --seed 7 --out $(DEMO_DIR)/site.csv \
 	  --pcap $(DEMO_DIR)/site.pcap --site-map $(DEMO_DIR)/site.yaml
