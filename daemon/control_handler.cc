@@ -214,6 +214,8 @@ json ControlHandler::status() {
     q["anomalies"] = c.flagged.get();
     q["would_drop"] = c.would_drop.get();
     q["hold_limit"] = c.hold_limit.get();
+    q["held_total"] = c.held.get();
+    q["streamed"] = c.streamed.get();
     q["non_vsl"] = c.non_vsl.get();
     q["malformed"] = c.malformed.get();
     q["kernel_lost"] = w->queue_counters().enobufs.get();

@@ -70,7 +70,7 @@ void InlineEngine::reconfigure(const EngineOptions& o) {
 void InlineEngine::set_site(const dpi::SiteMap& site) {
   const Action a = opt_.mode == firewall::Mode::kEnforce ? opt_.hold_at_limit : Action::kAccept;
   hold_.release_all([&](PacketTicket& t) { finish(t, a, false); });
-  condemn_next_.clear();
+  next_mark_.clear();
   decoder_.reset();
   site_ = site;
   decoder_ = std::make_unique<dpi::CaptureDecoder>(capture_options(), site_, in_);
@@ -139,12 +139,18 @@ void InlineEngine::judge(const Access& a, bool* drop) {
 void InlineEngine::at_hold_limit(uint64_t conn, uint8_t* mark, PacketTicket* t) {
   counters_.hold_limit.add();
   const Action a = opt_.mode == firewall::Mode::kEnforce ? opt_.hold_at_limit : Action::kAccept;
-  if (a == Action::kDrop) {
-    if (mark != nullptr) {
+  // Dropped: the connection is condemned. Accepted: the rest of the request
+  // streams (a sender waiting for an ACK, e.g. Nagle's algorithm, would
+  // otherwise stall at every bound), its access judged at its last packet.
+  const uint8_t m = a == Action::kDrop ? kCondemned : kStreaming;
+  if (mark != nullptr) {
+    if (m == kCondemned) {
       condemn(mark);
-    } else if (condemn_next_.size() < 65536) {
-      condemn_next_.insert(conn);
+    } else if (*mark == kOpen) {
+      *mark = kStreaming;
     }
+  } else if (next_mark_.size() < 65536) {
+    next_mark_[conn] = m;
   }
   release(conn, a);
   if (t != nullptr) finish(*t, a, a == Action::kDrop && opt_.reset_on_deny);
@@ -173,7 +179,16 @@ void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t n
     finish(t, Action::kAccept, false);
     return;
   }
-  if (!condemn_next_.empty() && condemn_next_.erase(conn) > 0) condemn(mark);
+  if (!next_mark_.empty()) {
+    if (auto it = next_mark_.find(conn); it != next_mark_.end()) {
+      if (it->second == kCondemned) {
+        condemn(mark);
+      } else if (*mark == kOpen) {
+        *mark = kStreaming;
+      }
+      next_mark_.erase(it);
+    }
+  }
   if (*mark == kCondemned) {
     release(conn, Action::kDrop);
     finish(t, Action::kDrop, false);
@@ -190,6 +205,7 @@ void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t n
       return;
     }
     release(conn, Action::kAccept);
+    if (*mark == kStreaming) *mark = kOpen;  // the next request is held again
     // The packet may also carry the start of the next request.
     if (!p.incomplete) {
       finish(t, Action::kAccept, false);
@@ -197,6 +213,11 @@ void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t n
     }
   }
 
+  if (p.incomplete && *mark == kStreaming) {
+    counters_.streamed.add();
+    finish(t, Action::kAccept, false);
+    return;
+  }
   if (p.incomplete) {
     const size_t bytes = ip.size();
     if (hold_.hold(conn, t, bytes, now_ms_)) {

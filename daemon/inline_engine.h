@@ -60,6 +60,7 @@ struct EngineCounters {
   firewall::Counter packets, accepted, dropped, rejected;
   firewall::Counter held;          // packets that waited for their request
   firewall::Counter hold_limit;    // requests that hit the hold bound
+  firewall::Counter streamed;      // packets passed unheld after their request's bound
   firewall::Counter accesses, flagged;  // judged; flagged anomalous (or would be)
   firewall::Counter would_drop;    // monitor mode: drops not done
   firewall::Counter condemned;     // connections condemned by a drop
@@ -99,7 +100,13 @@ class InlineEngine {
 
  private:
   // Per-connection byte (InlinePacket::mark).
-  enum Mark : uint8_t { kOpen = 0, kCondemned = 1, kAllowed = 2 };
+  enum Mark : uint8_t {
+    kOpen = 0,
+    kCondemned = 1,  // a drop: every later packet is dropped
+    kAllowed = 2,    // a non-VSL connection judged and let through
+    kStreaming = 3,  // a request let through at its hold bound: its other
+                     // packets pass at once, its access is still judged
+  };
 
   void judge(const Access& a, bool* drop);
   void finish(firewall::PacketTicket& t, firewall::Action a, bool reset);
@@ -115,9 +122,9 @@ class InlineEngine {
   dpi::SiteMap site_;
   std::unique_ptr<dpi::CaptureDecoder> decoder_;
   firewall::HoldTable<firewall::PacketTicket> hold_;
-  // Connections whose held request was dropped at its time bound: condemned
-  // at their next packet (tick() does not reach their mark).
-  absl::flat_hash_set<uint64_t> condemn_next_;
+  // Marks for connections whose held request reached its time bound in
+  // tick(), which cannot reach their mark: set at their next packet.
+  absl::flat_hash_map<uint64_t, uint8_t> next_mark_;
   EngineCounters counters_;
   int64_t now_ms_ = 0;
 };

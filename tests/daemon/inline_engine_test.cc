@@ -250,3 +250,33 @@ TEST_CASE("inline engine: destroying the engine gives held packets the fail verd
   CHECK(r.sink.undecided.get() > 0);
   for (uint32_t id : ids) CHECK(r.sink.got[id].size() == 1);  // exactly one, always
 }
+
+TEST_CASE("inline engine: at the hold bound with at_limit accept, the request streams and is still judged", "[inline]") {
+  Rig r(firewall::Mode::kEnforce, 1000);
+  EngineOptions o = r.engine->options();
+  o.hold_at_limit = firewall::Action::kAccept;
+  r.engine->reconfigure(o);
+  Conn learn = connection("10.2.0.1", 40001, {"/agent1/lightcontrol1/state"});
+  r.send(learn.p, 0, learn.p.ip.size());
+  Conn learn2 = connection("10.2.0.2", 40002, {"/agent1/doorlock1/lock"});
+  r.send(learn2.p, 0, learn2.p.ip.size());
+  r.now_us += 5'000'000;
+  // A sender stalled after its first segment (as Nagle's algorithm does
+  // while it waits for an ACK the hold withholds).
+  Conn c = connection("10.2.0.2", 40070, {"/agent1/lightcontrol1/state"}, 40);
+  const auto [from, to] = c.requests[0];
+  REQUIRE(to - from > 3);
+  const auto first = r.send(c.p, 0, from + 1);
+  CHECK(r.sink.got.count(first.back()) == 0);  // held
+  r.now_us += 600'000;
+  r.engine->tick(r.now_us);
+  CHECK(r.sink.of(first.back()) == VerdictKind::kAccept);  // released at the bound
+  // The rest passes at once, but the last packet completes a denied access.
+  const auto rest = r.send(c.p, from + 1, to);
+  for (size_t i = 0; i + 1 < rest.size(); ++i) {
+    if (c.p.ip[from + 1 + i].size() > 40) CHECK(r.sink.of(rest[i]) == VerdictKind::kAccept);
+  }
+  CHECK(r.sink.of(rest.back()) == VerdictKind::kReject);
+  CHECK(r.engine->counters().streamed.get() > 0);
+  CHECK(r.sink.undecided.get() == 0);
+}
