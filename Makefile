@@ -19,7 +19,7 @@ PACKAGES := build-essential cmake ninja-build pkg-config zlib1g-dev \
 
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps build test bench demo demo-offline evaluation fuzz format clean
+.PHONY: all deps build test bench demo demo-offline evaluation fuzz format clean install uninstall
 
 all: build
 
@@ -84,6 +84,8 @@ demo-offline: build
 # The tables of docs/EVALUATION.md, measured afresh (seeds 1-5, ablation, sizes).
 evaluation: build
 	python3 tests/eval/evaluate.py --bin $(BUILD)/daemon/iotwall --work $(BUILD)/evaluation
+
+include install.mk
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -45,7 +45,7 @@ namespace iotwall {
 struct EngineOptions {
   firewall::Mode mode = firewall::Mode::kEnforce;
   firewall::HoldLimits hold;
-  firewall::Action hold_at_limit = firewall::Action::kDrop;
+  firewall::Action hold_at_limit = firewall::Action::kAccept;
   bool reset_on_deny = true;
   NonVsl non_vsl = NonVsl::kEdge;
   DetectorOptions detector;

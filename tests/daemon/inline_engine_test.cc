@@ -168,6 +168,9 @@ TEST_CASE("inline engine: the packets of a split request wait and share its verd
 
 TEST_CASE("inline engine: a request that never completes is dropped at the hold bound", "[inline]") {
   Rig r(firewall::Mode::kEnforce, 1000);
+  EngineOptions o = r.engine->options();
+  o.hold_at_limit = firewall::Action::kDrop;
+  r.engine->reconfigure(o);
   Conn c = connection("10.2.0.1", 40020, {"/agent1/lightcontrol1/state"}, 40);
   const auto [from, to] = c.requests[0];
   const auto ids = r.send(c.p, 0, to - 1);  // the last segment never comes
