@@ -196,6 +196,21 @@ def main():
         d.stop()
         check(not d.rules(), "no rule left after the last stop")
 
+        say("7. two queues, one worker each")
+        d.write_config("mode: learning\nqueue:\n  numbers: [0, 1]\n" + detector_yaml())
+        d.start()
+        first = os.path.join(work, "first.csv")
+        write_rows(first, header, rows[:300])
+        rep = site.drive(["--trace", first, "--speed", "100"], "two.json")["total"]
+        st = d.ctl("status")["queues"]
+        per_queue = {q["queue"]: q["packets"] for q in st}
+        check(sorted(per_queue) == [0, 1], f"status shows queues {sorted(per_queue)}")
+        check(all(v > 0 for v in per_queue.values()), f"both workers saw packets ({per_queue})")
+        check(rep["answered"] == rep["sent"] > 0 and sum(q["undecided"] for q in st) == 0,
+              f"every request answered ({rep['answered']} of {rep['sent']}), no packet without a verdict")
+        d.stop()
+        check(not d.rules(), "no rule left")
+
     if failures:
         say(f"FAILED: {len(failures)} checks (logs in {work})")
         return 1
