@@ -21,30 +21,8 @@ int run_check_config(int argc, char** argv) {
       ("help,h", "show this help")
       ("config,c", po::value(&path)->required(),
        "the configuration file (also accepted as the only argument)");
-  // The shared parser takes no positional arguments: FILE becomes --config=FILE.
-  std::vector<std::string> args;
-  bool options_done = false;
-  for (int i = 0; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    if (i == 0 || (!options_done && a.starts_with("-") && a != "-")) {
-      if (a == "--") {
-        options_done = true;
-        continue;
-      }
-      args.emplace_back(a);
-      if ((a == "--config" || a == "-c") && i + 1 < argc) args.emplace_back(argv[++i]);
-    } else {
-      args.push_back("--config=" + std::string(a));
-    }
-  }
-  std::vector<char*> av;
-  for (std::string& s : args) av.push_back(s.data());
-  av.push_back(nullptr);
   po::variables_map vm;
-  const int argc2 = static_cast<int>(args.size());
-  if (const int rc = parse_command_line("check-config", argc2, av.data(), opts, &vm); rc >= 0) {
-    return rc;
-  }
+  if (const int rc = parse_command_line("check-config", argc, argv, opts, &vm, "config"); rc >= 0) return rc;
   Config config;
   std::vector<std::string> errors;
   if (!load_config(path, &config, &errors)) {

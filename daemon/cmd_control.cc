@@ -44,26 +44,6 @@ void add_common(po::options_description* opts, Common* c) {
       ("json", po::bool_switch(&c->json), "print the daemon's reply as one line of JSON (for scripts)");
 }
 
-// Like parse_command_line(), plus one positional argument given to the
-// option `positional` (approve ID, deny ID).
-int parse_with_positional(const char* command, const char* positional, int argc, char** argv,
-                          const po::options_description& opts, po::variables_map* vm) {
-  try {
-    po::positional_options_description pos;
-    pos.add(positional, 1);
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), *vm);
-    if (vm->count("help")) {
-      std::cout << opts << "\n";
-      return 0;
-    }
-    po::notify(*vm);
-  } catch (const po::error& e) {
-    std::fprintf(stderr, "iotwall %s: %s\ntry 'iotwall %s --help'\n", command, e.what(), command);
-    return 2;
-  }
-  return -1;
-}
-
 // ---- Reading replies defensively.
 
 const json* field(const json& o, const char* key) {
@@ -211,7 +191,7 @@ int run_decision(const char* command, int argc, char** argv) {
       ("id", po::value(&id), "the question's id, as 'iotwall pending' lists it")
       ("service", po::value(&service), "answer only for this waiting service (by id), not for its whole type");
   po::variables_map vm;
-  if (const int rc = parse_with_positional(command, "id", argc, argv, opts, &vm); rc >= 0) return rc;
+  if (const int rc = parse_command_line(command, argc, argv, opts, &vm, "id"); rc >= 0) return rc;
   if (id.empty()) {
     std::fprintf(stderr, "iotwall %s: which question? give its id (see 'iotwall pending')\n", command);
     return 2;

@@ -7,11 +7,12 @@ namespace iotwall::cli {
 
 int parse_command_line(const char* command, int argc, char** argv,
                        const boost::program_options::options_description& opts,
-                       boost::program_options::variables_map* vm) {
+                       boost::program_options::variables_map* vm, const char* positional) {
   namespace po = boost::program_options;
   try {
-    const po::positional_options_description none;  // a stray argument is an error
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(none).run(), *vm);
+    po::positional_options_description pos;  // empty: a stray argument is an error
+    if (positional != nullptr) pos.add(positional, 1);
+    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), *vm);
     if (vm->count("help")) {
       std::cout << opts << "\n";
       return 0;
