@@ -199,10 +199,16 @@ json ControlHandler::status() {
     const EngineCounters& c = w->engine_counters();
     json q = w->call([&](InlineEngine& e) {
       const CommGraph& g = e.detector().graph();
+      // Sizes, to watch memory: strings and vertices grow with every new
+      // name a client sends (docs/operating.md, "Bounds").
       return json{{"pending", g.open_questions()},
                   {"services", g.vertices().size()},
                   {"edges", g.edges().size()},
-                  {"held", e.held_packets()}};
+                  {"held", e.held_packets()},
+                  {"strings", e.interner().size()},
+                  {"graph_bytes", g.bytes()},
+                  {"model_bytes", e.detector().model_bytes()},
+                  {"flows", e.detector().flows()}};
     });
     q["queue"] = w->queue();
     q["packets"] = c.packets.get();
