@@ -96,7 +96,7 @@ void reload(const std::string& path, Config* running, std::vector<std::unique_pt
     });
   }
   log.set_level(log_level(next));
-  info->mode = std::string(mode_name(next.mode));
+  info->mode = next.mode;
   // Keys that need a restart keep their running values.
   Config kept = next;
   kept.state = running->state;
@@ -184,7 +184,7 @@ int run_run(int argc, char** argv) {
   info.state_path = config.state;
   info.backend = rules.backend_name();
   info.version = "0.1.0";
-  info.mode = std::string(mode_name(config.mode));
+  info.mode = config.mode;
   info.started_ms = wall_us() / 1000;
   ControlHandler handler(workers, writer, info, log);
   std::unique_ptr<ControlServer> control = ControlServer::start(
@@ -208,6 +208,13 @@ int run_run(int argc, char** argv) {
     const int timeout = watchdog ? static_cast<int>(watchdog_us / 2000) : 1000;
     const int n = poll(&p, 1, timeout);
     if (n < 0 && errno != EINTR) {
+      rc = 1;
+      break;
+    }
+    bool dead = false;
+    for (auto& w : workers) dead = dead || w->dead();
+    if (dead) {  // a worker is gone: its queue has no reader; let systemd restart us
+      log.line(LogLevel::kError, "stopping", "reason=\"a queue worker failed\"");
       rc = 1;
       break;
     }

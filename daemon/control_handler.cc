@@ -231,7 +231,7 @@ json ControlHandler::status() {
   const int64_t now = wall_us() / 1000;
   json r{{"ok", true},
          {"version", info_.version},
-         {"mode", info_.mode},
+         {"mode", mode_name(info_.mode.load())},
          {"uptime_s", static_cast<double>(now - info_.started_ms) / 1000.0},
          {"backend", info_.backend},
          {"config", info_.config_path},

@@ -7,6 +7,7 @@
 // the workers only through QueueWorker::call().
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/config.h"
 #include "daemon/control_socket.h"
 #include "daemon/queue_worker.h"
 #include "daemon/store_writer.h"
@@ -22,7 +24,7 @@ namespace iotwall {
 
 struct DaemonInfo {
   std::string config_path, state_path, backend, version;
-  std::string mode;  // updated on reload
+  std::atomic<Mode> mode{Mode::kEnforce};  // set by a reload on the main thread
   int64_t started_ms = 0;
 };
 

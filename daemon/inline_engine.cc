@@ -136,7 +136,7 @@ void InlineEngine::judge(const Access& a, bool* drop) {
   if (d.action == Action::kDrop) *drop = true;
 }
 
-void InlineEngine::at_hold_limit(uint64_t conn, uint8_t* mark, PacketTicket* t) {
+void InlineEngine::at_hold_limit(uint64_t conn, uint8_t* mark, PacketTicket* t, bool closed) {
   counters_.hold_limit.add();
   const Action a = opt_.mode == firewall::Mode::kEnforce ? opt_.hold_at_limit : Action::kAccept;
   // Dropped: the connection is condemned. Accepted: the rest of the request
@@ -149,16 +149,17 @@ void InlineEngine::at_hold_limit(uint64_t conn, uint8_t* mark, PacketTicket* t) 
     } else if (*mark == kOpen) {
       *mark = kStreaming;
     }
-  } else if (next_mark_.size() < 65536) {
-    next_mark_[conn] = m;
+  } else if (!closed && next_mark_.size() < kMaxNextMarks) {
+    next_mark_[conn] = NextMark{m, steady_ms_};
   }
   release(conn, a);
   if (t != nullptr) finish(*t, a, a == Action::kDrop && opt_.reset_on_deny);
 }
 
-void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t now_us) {
+void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t now_us, int64_t steady_ms) {
   counters_.packets.add();
   now_ms_ = now_us / 1000;
+  steady_ms_ = std::max(steady_ms_, steady_ms);
   const bool enforce = opt_.mode == firewall::Mode::kEnforce;
   const dpi::InlinePacket& p = decoder_->packet_inline(ip, now_us);
   if (p.status != dpi::ParseStatus::kOk) {
@@ -173,15 +174,27 @@ void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t n
     return;
   }
   if (mark == nullptr) {
-    // The packet closed its connection (FIN, RST): a request still held
-    // will never complete.
-    if (hold_.holds(conn)) at_hold_limit(conn, nullptr, nullptr);
+    // The packet closed its connection (FIN, RST), maybe completing a last
+    // request: judged all the same.
+    next_mark_.erase(conn);
+    bool drop = false;
+    for (const Access& a : p.accesses) judge(a, &drop);
+    if (drop) {
+      release(conn, Action::kDrop);
+      finish(t, Action::kDrop, opt_.reset_on_deny);
+      return;
+    }
+    if (!p.accesses.empty()) {
+      release(conn, Action::kAccept);
+    } else if (hold_.holds(conn)) {
+      at_hold_limit(conn, nullptr, nullptr, /*closed=*/true);  // will never complete
+    }
     finish(t, Action::kAccept, false);
     return;
   }
   if (!next_mark_.empty()) {
     if (auto it = next_mark_.find(conn); it != next_mark_.end()) {
-      if (it->second == kCondemned) {
+      if (it->second.mark == kCondemned) {
         condemn(mark);
       } else if (*mark == kOpen) {
         *mark = kStreaming;
@@ -195,6 +208,8 @@ void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t n
     return;
   }
 
+  const bool vsl = p.kind == dpi::InlinePacket::Kind::kVsl || p.kind == dpi::InlinePacket::Kind::kSniffing ||
+                   p.kind == dpi::InlinePacket::Kind::kNone;
   if (!p.accesses.empty()) {
     bool drop = false;
     for (const Access& a : p.accesses) judge(a, &drop);
@@ -206,8 +221,9 @@ void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t n
     }
     release(conn, Action::kAccept);
     if (*mark == kStreaming) *mark = kOpen;  // the next request is held again
-    // The packet may also carry the start of the next request.
-    if (!p.incomplete) {
+    // The packet may also carry the start of the next request (held below),
+    // or bytes after which decoding stopped (the non-VSL rule, below).
+    if (!p.incomplete && (vsl || *mark == kAllowed)) {
       finish(t, Action::kAccept, false);
       return;
     }
@@ -220,11 +236,11 @@ void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t n
   }
   if (p.incomplete) {
     const size_t bytes = ip.size();
-    if (hold_.hold(conn, t, bytes, now_ms_)) {
+    if (hold_.hold(conn, t, bytes, steady_ms_)) {
       counters_.held.add();
       return;
     }
-    at_hold_limit(conn, mark, &t);
+    at_hold_limit(conn, mark, &t, false);
     return;
   }
 
@@ -272,14 +288,20 @@ void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t n
   finish(t, Action::kAccept, false);
 }
 
-void InlineEngine::tick(int64_t now_us) {
+void InlineEngine::tick(int64_t now_us, int64_t steady_ms) {
   now_ms_ = std::max(now_ms_, now_us / 1000);
-  hold_.expire(now_ms_, [&](uint64_t conn) { at_hold_limit(conn, nullptr, nullptr); });
+  steady_ms_ = std::max(steady_ms_, steady_ms);
+  hold_.expire(steady_ms_, [&](uint64_t conn) { at_hold_limit(conn, nullptr, nullptr, false); });
+  // Marks for connections that never sent again (closed or idle since).
+  if (!next_mark_.empty() && steady_ms_ - last_purge_ms_ >= 60'000) {
+    last_purge_ms_ = steady_ms_;
+    absl::erase_if(next_mark_, [&](const auto& e) { return steady_ms_ - e.second.since_ms > 600'000; });
+  }
   detector_.flush(now_ms_);
 }
 
 int64_t InlineEngine::next_deadline_ms() const {
-  return std::min(hold_.next_deadline(), now_ms_ + 1000);
+  return std::min(hold_.next_deadline(), steady_ms_ + 1000);
 }
 
 }  // namespace iotwall

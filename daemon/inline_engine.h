@@ -75,12 +75,15 @@ class InlineEngine {
   InlineEngine(const InlineEngine&) = delete;
   InlineEngine& operator=(const InlineEngine&) = delete;
 
-  // One queued packet; `ip` is valid during the call only.
-  void packet(firewall::PacketTicket t, std::span<const uint8_t> ip, int64_t now_us);
-  // Time passes: held requests past their bound, the detector's windows,
-  // idle connections. Call at least every next_deadline_ms().
-  void tick(int64_t now_us);
-  // When tick() is next needed (ms since the epoch).
+  // One queued packet; `ip` is valid during the call only. Two clocks:
+  // `now_us` the wall clock (the model's time: accesses are stamped with
+  // it), `steady_ms` a monotonic clock for the hold's bounds (a wall clock
+  // stepped back must not stretch them).
+  void packet(firewall::PacketTicket t, std::span<const uint8_t> ip, int64_t now_us, int64_t steady_ms);
+  // Time passes: held requests past their bound, the detector's windows.
+  // Call at least at next_deadline_ms().
+  void tick(int64_t now_us, int64_t steady_ms);
+  // When tick() is next needed (steady clock, ms).
   int64_t next_deadline_ms() const;
 
   // SIGHUP: new settings that apply live (mode, thresholds, hold, ...).
@@ -112,7 +115,8 @@ class InlineEngine {
   void finish(firewall::PacketTicket& t, firewall::Action a, bool reset);
   void release(uint64_t conn, firewall::Action a);
   void condemn(uint8_t* mark);
-  void at_hold_limit(uint64_t conn, uint8_t* mark, firewall::PacketTicket* t);
+  // `closed`: the connection is gone (no mark to set later).
+  void at_hold_limit(uint64_t conn, uint8_t* mark, firewall::PacketTicket* t, bool closed);
   void log_flagged(const Access& a, const Verdict& v, bool dropped);
 
   EngineOptions opt_;
@@ -123,10 +127,18 @@ class InlineEngine {
   std::unique_ptr<dpi::CaptureDecoder> decoder_;
   firewall::HoldTable<firewall::PacketTicket> hold_;
   // Marks for connections whose held request reached its time bound in
-  // tick(), which cannot reach their mark: set at their next packet.
-  absl::flat_hash_map<uint64_t, uint8_t> next_mark_;
+  // tick(), which cannot reach their mark: set at their next packet
+  // (bounded; purged of connections silent for 10 minutes).
+  struct NextMark {
+    uint8_t mark;
+    int64_t since_ms;  // steady
+  };
+  static constexpr size_t kMaxNextMarks = 65536;
+  absl::flat_hash_map<uint64_t, NextMark> next_mark_;
+  int64_t last_purge_ms_ = 0;
   EngineCounters counters_;
-  int64_t now_ms_ = 0;
+  int64_t now_ms_ = 0;     // wall clock, the model's time
+  int64_t steady_ms_ = 0;  // monotonic, the hold's time
 };
 
 }  // namespace iotwall

@@ -88,7 +88,12 @@ QueueWorker::~QueueWorker() {
 
 void QueueWorker::post(std::function<void()> task) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    if (finished_) {  // nobody would run it: run it here (the thread is gone)
+      lock.unlock();
+      task();
+      return;
+    }
     tasks_.push_back(std::move(task));
   }
   const uint64_t one = 1;
@@ -123,13 +128,14 @@ void QueueWorker::run() {
   int64_t next_snapshot = steady_ms() + opt_.snapshot_interval_ms;
   uint64_t errors_logged = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
-    const int64_t now_wall_ms = wall_us() / 1000;
-    const int64_t wait = std::clamp<int64_t>(engine_->next_deadline_ms() - now_wall_ms, 0, 500);
+    const int64_t wait = std::clamp<int64_t>(engine_->next_deadline_ms() - steady_ms(), 0, 500);
     pollfd fds[2] = {{nfq_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     const int n = poll(fds, 2, static_cast<int>(wait));
     heartbeat_ms_.store(steady_ms(), std::memory_order_relaxed);
     if (n < 0 && errno != EINTR) {
-      log_.line(LogLevel::kError, "poll", "error=" + log_value(std::strerror(errno)));
+      log_.line(LogLevel::kError, "poll", "queue=" + std::to_string(opt_.queue.queue) +
+                                              " error=" + log_value(std::strerror(errno)));
+      dead_ = true;
       break;
     }
     if (n > 0 && (fds[1].revents & POLLIN) != 0) {
@@ -145,10 +151,10 @@ void QueueWorker::run() {
           break;
         }
         if (batch.empty()) break;
-        const int64_t now = wall_us();
+        const int64_t now = wall_us(), steady = steady_ms();
         for (firewall::QueuedPacket& p : batch) {
           const auto* bytes = reinterpret_cast<const uint8_t*>(p.payload.data());
-          engine_->packet(std::move(p.ticket), std::span<const uint8_t>(bytes, p.payload.size()), now);
+          engine_->packet(std::move(p.ticket), std::span<const uint8_t>(bytes, p.payload.size()), now, steady);
         }
         if (!nfq_->flush(&error) && errors_logged++ < 100) {
           log_.line(LogLevel::kError, "verdict_flush", "error=" + log_value(error));
@@ -156,7 +162,7 @@ void QueueWorker::run() {
         if (batch.size() < opt_.queue.max_batch) break;
       }
     }
-    engine_->tick(wall_us());
+    engine_->tick(wall_us(), steady_ms());
     if (!nfq_->flush(&error) && errors_logged++ < 100) {
       log_.line(LogLevel::kError, "verdict_flush", "error=" + log_value(error));
     }
@@ -165,7 +171,11 @@ void QueueWorker::run() {
       store_.submit(snapshot_job(wall_us() / 1000));  // not waited for
     }
   }
-  run_tasks();  // nobody waits forever on a task posted during shutdown
+  {
+    std::lock_guard lock(mu_);
+    finished_ = true;  // later tasks run on their caller's thread
+  }
+  run_tasks();  // nobody waits forever on a task posted before
   // The last state, written before the process exits.
   std::future<std::string> last = store_.submit(snapshot_job(wall_us() / 1000));
   const std::string err = last.get();

@@ -66,6 +66,9 @@ class QueueWorker {
   uint64_t undecided() const { return nfq_->undecided.get(); }
   // Last loop iteration (steady clock, ms): the watchdog's proof of life.
   int64_t heartbeat_ms() const { return heartbeat_ms_.load(std::memory_order_relaxed); }
+  // The thread ended on a fatal error (the daemon must exit: systemd
+  // restarts it). Tasks posted since then run on the caller's thread.
+  bool dead() const { return dead_.load(std::memory_order_relaxed); }
 
  private:
   QueueWorker(const WorkerOptions& o, Log& log, StoreWriter& store);
@@ -81,6 +84,8 @@ class QueueWorker {
   int wake_fd_ = -1;
   std::mutex mu_;
   std::vector<std::function<void()>> tasks_;
+  bool finished_ = false;  // under mu_: the thread takes no more tasks
+  std::atomic<bool> dead_{false};
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> heartbeat_ms_{0};
   std::thread thread_;

@@ -14,6 +14,7 @@ const std::array<std::string_view, DecodeCounters::kReasonCount> DecodeCounters:
     "http.unpaired_response",
     "http.pending_overflow",
     "http.upgrade_overflow",
+    "http.upgrade_judged",
     "ws.protocol_error",
     "ws.message_too_large",
     "body.bad_json",

@@ -26,6 +26,7 @@ class DecodeCounters {
     kHttpUnpairedResponse,  // a response with no request waiting for it
     kHttpPendingOverflow,   // too many unanswered requests: responses ignored
     kHttpUpgradeOverflow,   // too many bytes after an upgrade request: stopped
+    kHttpUpgradeJudged,     // inline: an upgrade other than the callback stream, judged as a request
     kWsProtocolError,       // bad WebSocket framing: the direction stopped
     kWsMessageTooLarge,     // message over the limit: skipped
     kBadJson,

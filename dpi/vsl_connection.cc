@@ -265,16 +265,6 @@ void VslConnection::on_http_message(const HttpMessage& m) {
 void VslConnection::on_request(const HttpMessage& m) {
   Pending p;
   p.method = m.method;
-  if (m.upgrades) {
-    p.kind = Kind::kUpgrade;
-    mode_[0] = responses_lost_ ? Mode::kStopped : Mode::kUpgradePending;
-    push(p);
-    return;
-  }
-  if (m.url_truncated) {  // counted by the stream
-    push(p);
-    return;
-  }
   std::string_view path = m.url;
   if (!path.starts_with('/')) {  // absolute form: http://host:port/path
     const size_t scheme = path.find("://");
@@ -282,6 +272,27 @@ void VslConnection::on_request(const HttpMessage& m) {
     path = slash == std::string_view::npos ? std::string_view("/") : path.substr(slash);
   }
   path = path.substr(0, path.find_first_of("?#"));
+  // Inline, only the callback WebSocket may switch protocols unjudged: any
+  // other upgrade request is judged as the request it is (a server may
+  // ignore the Upgrade header and run it), and what follows it on the
+  // connection is no longer decoded as VSL (the firewall's non-VSL rule).
+  const bool judged_upgrade =
+      m.upgrades && at_request_ && !m.url_truncated && !starts_with_segment(path, "/callback-stream");
+  if (m.upgrades && !judged_upgrade) {
+    p.kind = Kind::kUpgrade;
+    mode_[0] = responses_lost_ ? Mode::kStopped : Mode::kUpgradePending;
+    push(p);
+    return;
+  }
+  if (judged_upgrade) {
+    counters_.add(DecodeCounters::kHttpUpgradeJudged);
+    mode_[0] = Mode::kStopped;
+    requests_.stop();
+  }
+  if (m.url_truncated) {  // counted by the stream
+    push(p);
+    return;
+  }
 
   const Party src = source_of(m);
   if (starts_with_segment(path, "/vsl")) {

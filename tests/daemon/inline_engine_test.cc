@@ -32,24 +32,28 @@ struct FakeSink : firewall::VerdictSink {
 };
 
 // The IP packets of a connection (NFQUEUE delivers IP, no Ethernet).
+std::vector<uint8_t> ip_of(const TcpSegment& s, uint16_t id) {
+  std::vector<uint8_t> f;
+  build_frame(s, id, &f);
+  return {f.begin() + 14, f.end()};
+}
+
 struct Packets : SegmentSink {
   std::vector<std::vector<uint8_t>> ip;
-  std::vector<Direction> dir;
+  std::vector<TcpSegment> segs;
   Endpoint client;
   void put(TcpSegment s) override {
-    std::vector<uint8_t> f;
-    build_frame(s, static_cast<uint16_t>(ip.size()), &f);
-    ip.emplace_back(f.begin() + 14, f.end());
-    dir.push_back(s.src == client ? Direction::kToServer : Direction::kToClient);
+    ip.push_back(ip_of(s, static_cast<uint16_t>(ip.size())));
+    segs.push_back(std::move(s));
   }
 };
 
 Endpoint ep(const char* ip, uint16_t port) { return Endpoint{*parse_ip(ip), port}; }
 std::vector<uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
 
-std::string put_request(std::string_view node, std::string_view value) {
+std::string put_request(std::string_view node, std::string_view value, std::string_view extra = "") {
   const std::string body = "{\"value\": \"" + std::string(value) + "\"}";
-  return "PUT /vsl" + std::string(node) + " HTTP/1.1\r\nHost: 10.0.0.1:8081\r\n"
+  return "PUT /vsl" + std::string(node) + " HTTP/1.1\r\nHost: 10.0.0.1:8081\r\n" + std::string(extra) +
          "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
          "\r\n\r\n" + body;
 }
@@ -81,7 +85,7 @@ struct Rig {
     for (size_t i = from; i < to; ++i) {
       now_us += 100;
       ids.push_back(next_id);
-      engine->packet(PacketTicket(&sink, next_id++), p.ip[i], now_us);
+      engine->packet(PacketTicket(&sink, next_id++), p.ip[i], now_us, now_us / 1000);
     }
     return ids;
   }
@@ -176,7 +180,7 @@ TEST_CASE("inline engine: a request that never completes is dropped at the hold 
   const auto ids = r.send(c.p, 0, to - 1);  // the last segment never comes
   CHECK(r.engine->held_packets() > 0);
   r.now_us += 300'000;  // past hold.max_ms (200)
-  r.engine->tick(r.now_us);
+  r.engine->tick(r.now_us, r.now_us / 1000);
   CHECK(r.engine->held_packets() == 0);
   CHECK(r.engine->counters().hold_limit.get() == 1);
   for (size_t i = from; i < to - 1; ++i) {
@@ -272,7 +276,7 @@ TEST_CASE("inline engine: at the hold bound with at_limit accept, the request st
   const auto first = r.send(c.p, 0, from + 1);
   CHECK(r.sink.got.count(first.back()) == 0);  // held
   r.now_us += 600'000;
-  r.engine->tick(r.now_us);
+  r.engine->tick(r.now_us, r.now_us / 1000);
   CHECK(r.sink.of(first.back()) == VerdictKind::kAccept);  // released at the bound
   // The rest passes at once, but the last packet completes a denied access.
   const auto rest = r.send(c.p, from + 1, to);
@@ -282,4 +286,83 @@ TEST_CASE("inline engine: at the hold bound with at_limit accept, the request st
   CHECK(r.sink.of(rest.back()) == VerdictKind::kReject);
   CHECK(r.engine->counters().streamed.get() > 0);
   CHECK(r.sink.undecided.get() == 0);
+}
+
+// Regressions found in review: ways around the judgement.
+
+namespace {
+
+// An engine past its learning phase in which lightcontrol1 only ever wrote
+// its own state.
+void learned(Rig& r) {
+  Conn learn = connection("10.2.0.1", 40001, {"/agent1/lightcontrol1/state"});
+  r.send(learn.p, 0, learn.p.ip.size());
+  r.now_us += 5'000'000;
+}
+
+// The packets of one connection sending `request` raw.
+Packets raw(uint16_t port, const std::string& request) {
+  Packets p;
+  p.client = ep("10.2.0.1", port);
+  TcpWriter w(&p, p.client, ep("10.0.0.1", 8081), port);
+  const int64_t t = w.connect(1'000'000);
+  w.send(Direction::kToServer, bytes(request), t + 10, false);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("inline engine: a request asking to upgrade the protocol is still judged", "[inline]") {
+  Rig r(firewall::Mode::kEnforce, 1000);
+  learned(r);
+  const Packets p = raw(40101, put_request("/agent1/doorlock1/lock", "open", "Connection: Upgrade\r\nUpgrade: h2c\r\n"));
+  const auto ids = r.send(p, 0, p.ip.size());
+  CHECK(r.sink.of(ids.back()) == VerdictKind::kReject);
+  CHECK(r.engine->detector().graph().open_questions() == 1);
+}
+
+TEST_CASE("inline engine: a request in the packet that closes the connection is still judged", "[inline]") {
+  Rig r(firewall::Mode::kEnforce, 1000);
+  learned(r);
+  Packets p;
+  p.client = ep("10.2.0.1", 40102);
+  TcpWriter w(&p, p.client, ep("10.0.0.1", 8081), 4);
+  w.connect(1'000'000);
+  r.send(p, 0, p.ip.size());
+  // The server closes its side first; the client's request comes with its FIN.
+  const TcpSegment last = p.segs.back();
+  TcpSegment fin;
+  fin.src = last.dst;
+  fin.dst = last.src;
+  fin.seq = last.ack;
+  fin.ack = last.seq;
+  fin.flags = 0x11;  // FIN ACK
+  TcpSegment req;
+  req.src = last.src;
+  req.dst = last.dst;
+  req.seq = last.seq;
+  req.ack = last.ack + 1;
+  req.flags = 0x19;  // FIN PSH ACK
+  const std::string put = put_request("/agent1/doorlock1/lock", "open");
+  req.payload.assign(put.begin(), put.end());
+  Packets two;
+  two.ip = {ip_of(fin, 1), ip_of(req, 2)};
+  const auto ids = r.send(two, 0, 2);
+  CHECK(r.sink.of(ids[1]) == VerdictKind::kReject);
+  CHECK(r.engine->counters().accesses.get() >= 2);
+}
+
+TEST_CASE("inline engine: bytes after an allowed request that stop the decoder get the non-VSL rule", "[inline]") {
+  Rig r(firewall::Mode::kEnforce, 1000);
+  EngineOptions o = r.engine->options();
+  o.non_vsl = NonVsl::kDrop;
+  r.engine->reconfigure(o);
+  learned(r);
+  // A request the learned edge allows, then one the firewall's parser
+  // refuses (a lenient server might run it) in the same segment.
+  const Packets p = raw(40103, put_request("/agent1/lightcontrol1/state", "true") +
+                                   "put /vsl/agent1/doorlock1/lock HTTP/1.1\r\n\r\n");
+  const auto ids = r.send(p, 0, p.ip.size());
+  CHECK(r.sink.of(ids.back()) == VerdictKind::kReject);
+  CHECK(r.engine->counters().non_vsl.get() == 1);
 }
