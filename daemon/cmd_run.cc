@@ -97,22 +97,7 @@ void reload(const std::string& path, Config* running, std::vector<std::unique_pt
   }
   log.set_level(log_level(next));
   info->mode = next.mode;
-  // Keys that need a restart keep their running values.
-  Config kept = next;
-  kept.state = running->state;
-  kept.control_socket = running->control_socket;
-  kept.control_group = running->control_group;
-  kept.queues = running->queues;
-  kept.queue_length = running->queue_length;
-  kept.copy_bytes = running->copy_bytes;
-  kept.fail_open = running->fail_open;
-  kept.bypass = running->bypass;
-  kept.backend = running->backend;
-  kept.hook = running->hook;
-  kept.interfaces = running->interfaces;
-  kept.ports = running->ports;
-  kept.window_ms = running->window_ms;
-  *running = kept;
+  *running = keep_restart_keys(*running, next);
   std::string fields = "result=applied summary=" + log_value(config_summary(next));
   if (site_changed) fields += " site=reloaded";
   if (!restart.empty()) fields += " needs_restart=" + log_value(restart);

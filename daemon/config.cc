@@ -789,25 +789,39 @@ std::string config_summary(const Config& c) {
          std::to_string(s) + (s == 1 ? " service" : " services");
 }
 
+namespace {
+
+// Every key that takes effect only at a restart: f(member, name).
+template <class F>
+void each_restart_key(F&& f) {
+  f(&Config::state, "state");
+  f(&Config::control_socket, "control.socket");
+  f(&Config::control_group, "control.group");
+  f(&Config::queues, "queue.numbers");
+  f(&Config::queue_length, "queue.length");
+  f(&Config::copy_bytes, "queue.copy_bytes");
+  f(&Config::fail_open, "queue.fail_open");
+  f(&Config::bypass, "queue.bypass");
+  f(&Config::backend, "rules.backend");
+  f(&Config::hook, "rules.hook");
+  f(&Config::interfaces, "rules.interfaces");
+  f(&Config::ports, "rules.ports");
+  f(&Config::window_ms, "detector.window");
+}
+
+}  // namespace
+
 std::vector<std::string> keys_needing_restart(const Config& a, const Config& b) {
   std::vector<std::string> keys;
-  auto check = [&](bool same, const char* key) {
-    if (!same) keys.push_back(key);
-  };
-  check(a.state == b.state, "state");
-  check(a.control_socket == b.control_socket, "control.socket");
-  check(a.control_group == b.control_group, "control.group");
-  check(a.queues == b.queues, "queue.numbers");
-  check(a.queue_length == b.queue_length, "queue.length");
-  check(a.copy_bytes == b.copy_bytes, "queue.copy_bytes");
-  check(a.fail_open == b.fail_open, "queue.fail_open");
-  check(a.bypass == b.bypass, "queue.bypass");
-  check(a.backend == b.backend, "rules.backend");
-  check(a.hook == b.hook, "rules.hook");
-  check(a.interfaces == b.interfaces, "rules.interfaces");
-  check(a.ports == b.ports, "rules.ports");
-  check(a.window_ms == b.window_ms, "detector.window");
+  each_restart_key([&](auto member, const char* key) {
+    if (!(a.*member == b.*member)) keys.push_back(key);
+  });
   return keys;
+}
+
+Config keep_restart_keys(const Config& running, Config loaded) {
+  each_restart_key([&](auto member, const char*) { loaded.*member = running.*member; });
+  return loaded;
 }
 
 }  // namespace iotwall

@@ -99,6 +99,9 @@ std::string config_summary(const Config& c);
 // take effect only at a restart (queues, rules, state, control socket,
 // detector.window). Every other key applies live. Empty: all changes apply.
 std::vector<std::string> keys_needing_restart(const Config& running, const Config& loaded);
+// `loaded` with each of those keys set back to its running value: what a
+// reload runs with.
+Config keep_restart_keys(const Config& running, Config loaded);
 
 // Names as written in the file, and their parsers (nullopt: not a name).
 std::string_view mode_name(Mode m);

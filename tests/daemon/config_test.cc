@@ -657,3 +657,18 @@ TEST_CASE("config: mangled files give errors, never a crash") {
   }
   CHECK(failed > 100);  // the mangling does reach the checks
 }
+
+TEST_CASE("config: a reload keeps the running values of the keys that need a restart", "[config]") {
+  Config running, loaded;
+  running.state = "/var/lib/iotwall/state.db";
+  loaded.state = "/tmp/other.db";
+  loaded.queues = {3};
+  loaded.threshold = 9;
+  const std::vector<std::string> keys = iotwall::keys_needing_restart(running, loaded);
+  CHECK(keys == std::vector<std::string>{"state", "queue.numbers"});
+  const Config kept = iotwall::keep_restart_keys(running, loaded);
+  CHECK(kept.state == running.state);
+  CHECK(kept.queues == running.queues);
+  CHECK(kept.threshold == 9);  // applies live
+  CHECK(iotwall::keys_needing_restart(running, kept).empty());
+}
