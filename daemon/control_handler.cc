@@ -205,6 +205,7 @@ json ControlHandler::status() {
                   {"services", g.vertices().size()},
                   {"edges", g.edges().size()},
                   {"held", e.held_packets()},
+                  {"connections", e.connections()},
                   {"strings", e.interner().size()},
                   {"graph_bytes", g.bytes()},
                   {"model_bytes", e.detector().model_bytes()},

@@ -97,6 +97,10 @@ void InlineEngine::condemn(uint8_t* mark) {
   if (mark == nullptr || *mark == kCondemned) return;
   *mark = kCondemned;
   counters_.condemned.add();
+  // The connection is over (reset, or its packets dropped): its DPI state
+  // goes after the short timeout. Resets are not queued, so it would
+  // otherwise stay until the idle timeout.
+  decoder_->closing_last();
 }
 
 void InlineEngine::log_flagged(const Access& a, const Verdict& v, bool dropped) {

@@ -100,6 +100,7 @@ class InlineEngine {
   const EngineOptions& options() const { return opt_; }
   const EngineCounters& counters() const { return counters_; }
   size_t held_packets() const { return hold_.packets(); }
+  size_t connections() const { return decoder_->connections(); }
 
  private:
   // Per-connection byte (InlinePacket::mark).
@@ -114,6 +115,7 @@ class InlineEngine {
   void judge(const Access& a, bool* drop);
   void finish(firewall::PacketTicket& t, firewall::Action a, bool reset);
   void release(uint64_t conn, firewall::Action a);
+  // REQUIRES: `mark` is the current packet's connection's.
   void condemn(uint8_t* mark);
   // `closed`: the connection is gone (no mark to set later).
   void at_hold_limit(uint64_t conn, uint8_t* mark, firewall::PacketTicket* t, bool closed);

@@ -86,6 +86,10 @@ class CaptureDecoder final : private ConnectionFactory, private AccessSink {
   // One IP packet (as NFQUEUE delivers it) and what it did. The result is
   // valid until the next call.
   const InlinePacket& packet_inline(std::span<const uint8_t> ip_packet, int64_t ts_us);
+  // The latest packet_inline()'s connection was reset by the caller: it is
+  // forgotten after the short timeout of a closing connection (30 s by
+  // default) instead of the idle one (the reset itself is not seen).
+  void closing_last() { flows_.closing_last(); }
   // An edge-level access (operation unknown) for a connection: its parties
   // by site map IP, else by address (a server by ip:port).
   Access edge_access(const ConnectionInfo& c, int64_t ts_us);
@@ -99,6 +103,7 @@ class CaptureDecoder final : private ConnectionFactory, private AccessSink {
   // Every counter, by name, in a fixed order.
   void for_each(const std::function<void(std::string_view, uint64_t)>& fn) const;
   uint64_t accesses() const { return accesses_; }
+  size_t connections() const { return flows_.size(); }  // tracked now
   uint64_t late() const { return reorder_.late(); }
   Directory& directory() { return dir_; }
 

@@ -186,6 +186,7 @@ void FlowTable::tcp(uint32_t f, const Packet& p, int64_t ts_us) {
   last_.dir = d;
   last_.ahead = fl.dir[i].has_buffered();
   last_.handler = fl.handler.get();
+  last_flow_ = f;
   if (fl.fin_seen[0] && fl.fin_seen[1]) {
     const auto complete = [&](int j) {
       return !fl.dir[j].has_buffered() && seq_ge(fl.dir[j].next_seq(), fl.fin_seq[j]);
@@ -257,6 +258,11 @@ void FlowTable::close_all(int64_t ts_us) {
   for (List l : {kShort, kLong}) {
     while (lists_[l].head != kNil) close(lists_[l].head, CloseReason::kShutdown, ts_us);
   }
+}
+
+void FlowTable::closing_last() {
+  if (last_.handler == nullptr || last_flow_ == kNil) return;
+  if (flow(last_flow_).state != State::kClosing) set_state(last_flow_, State::kClosing);
 }
 
 void FlowTable::set_state(uint32_t f, State s) {

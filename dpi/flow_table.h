@@ -103,6 +103,11 @@ class FlowTable {
     bool ahead = false;  // bytes of its direction wait behind a hole
   };
   const LastPacket& last() const { return last_; }
+  // The latest packet's connection is over for the caller (a firewall
+  // reset it): it gets the short timeout of a closing connection instead
+  // of the idle one, its handler kept until then for the packets still on
+  // the way.
+  void closing_last();
 
  private:
   static constexpr uint32_t kNil = UINT32_MAX;
@@ -165,6 +170,7 @@ class FlowTable {
   uint64_t next_id_ = 1;
   FlowTableCounters counters_;
   LastPacket last_;
+  uint32_t last_flow_ = kNil;  // the flow of last_, while last_.handler is set
 };
 
 }  // namespace iotwall::dpi

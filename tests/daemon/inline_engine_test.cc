@@ -366,3 +366,20 @@ TEST_CASE("inline engine: bytes after an allowed request that stop the decoder g
   CHECK(r.sink.of(ids.back()) == VerdictKind::kReject);
   CHECK(r.engine->counters().non_vsl.get() == 1);
 }
+
+TEST_CASE("inline engine: a condemned connection is forgotten after the short timeout", "[inline]") {
+  Rig r(firewall::Mode::kEnforce, 1000);
+  learned(r);
+  const Packets p = raw(40104, put_request("/agent1/doorlock1/lock", "open"));
+  const auto ids = r.send(p, 0, p.ip.size());
+  CHECK(r.sink.of(ids.back()) == VerdictKind::kReject);
+  const size_t before = r.engine->connections();
+  REQUIRE(before >= 1);
+  // The reset is not queued, so the firewall never sees the connection
+  // end; 31 s later (the short timeout, not the 300 s idle one) it is gone.
+  r.now_us += 31'000'000;
+  const Packets other = raw(40105, put_request("/agent1/lightcontrol1/state", "true"));
+  r.send(other, 0, other.ip.size());
+  r.send(other, 0, 1);  // a few packets: each expires a couple of flows
+  CHECK(r.engine->connections() < before + 1);
+}
