@@ -19,7 +19,7 @@ PACKAGES := build-essential cmake ninja-build pkg-config zlib1g-dev \
 
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: all deps build test bench demo demo-offline evaluation fuzz format clean install uninstall
+.PHONY: all deps build test bench demo demo-offline evaluation fuzz format clean install uninstall soak
 
 all: build
 
@@ -55,9 +55,17 @@ test: deps $(TEST_BUILD)/build.ninja
 fuzz: deps
 	BUILD_DIR=$(abspath $(FUZZ_BUILD)) JOBS=$(JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS)
 
+# Component benchmarks, then the inline firewall against its two baselines
+# (no queue, an accept-all NFQUEUE program) in network namespaces (root).
 bench: build
 	$(BUILD)/tests/bench/iotwall_bench
 	$(BUILD)/tests/bench/iotwall_dpi_bench
+	python3 tests/bench/inline_bench.py $(BUILD) || [ $$? -eq 77 ]
+
+# The daemon under traffic for SOAK_MINUTES: its memory (docs/PERFORMANCE.md).
+SOAK_MINUTES ?= 10
+soak: build
+	python3 tests/bench/soak.py $(BUILD) --minutes $(SOAK_MINUTES) || [ $$? -eq 77 ]
 
 # The inline firewall live: a simulated site in network namespaces behind
 # `iotwall run` (root; tests/live/demo.py). Where namespaces or NFQUEUE are
