@@ -17,7 +17,6 @@ Usage: inline_test.py IOTWALL_BINARY [WORKDIR]
 
 import csv
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -211,13 +210,7 @@ def main():
         d.stop()
         check(not d.rules(), "no rule left")
 
-    if failures:
-        say(f"FAILED: {len(failures)} checks (logs in {work})")
-        return 1
-    say("all checks passed")
-    if len(sys.argv) <= 2:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return livesite.verdict(failures, work, keep=len(sys.argv) > 2)
 
 
 if __name__ == "__main__":

@@ -343,13 +343,7 @@ def main():
         f"{len(ledger.decisions) - approvals} deny), {len(ledger.edges)} decided edges, "
         f"{st.edges_checked} edge checks, {len(failures)} failures, {time.time() - st.t_start:.0f} s, "
         f"seed {seed}")
-    if failures:
-        say(f"FAILED: {len(failures)} checks (logs in {work})")
-        return 1
-    say("all checks passed")
-    if len(sys.argv) <= 2:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return livesite.verdict(failures, work, keep=len(sys.argv) > 2)
 
 
 if __name__ == "__main__":

@@ -196,6 +196,18 @@ class Daemon:
         return [l for l in r.stdout.splitlines() if "IOTWALL" in l or "iotwall" in l]
 
 
+def verdict(failures, work, keep):
+    """The exit status of a live test: its failures, else 0 (the work
+    directory removed unless the caller named it)."""
+    if failures:
+        say(f"FAILED: {len(failures)} checks (logs in {work})")
+        return 1
+    say("all checks passed")
+    if not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def say(*a):
     print(*a, flush=True)
     sys.stdout.flush()
