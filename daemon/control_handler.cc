@@ -223,6 +223,7 @@ json ControlHandler::status() {
     q["hold_limit"] = c.hold_limit.get();
     q["held_total"] = c.held.get();
     q["streamed"] = c.streamed.get();
+    q["answered_first"] = c.answered_first.get();
     q["non_vsl"] = c.non_vsl.get();
     q["malformed"] = c.malformed.get();
     q["kernel_lost"] = w->queue_counters().enobufs.get();

@@ -160,10 +160,36 @@ void InlineEngine::at_hold_limit(uint64_t conn, uint8_t* mark, PacketTicket* t, 
   if (t != nullptr) finish(*t, a, a == Action::kDrop && opt_.reset_on_deny);
 }
 
-void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t now_us, int64_t steady_ms) {
+bool InlineEngine::answer_first(PacketTicket& t, std::span<const uint8_t> ip, int64_t now_us) {
+  uint64_t conn = 0;
+  uint8_t* mark = nullptr;
+  if (!decoder_->peek_answer(ip, &conn, &mark) || *mark != kOpen ||
+      (!next_mark_.empty() && next_mark_.contains(conn))) {
+    return false;
+  }
+  counters_.answered_first.add();
+  counters_.accepted.add();
+  t.accept_now();
+  // The decoding keeps the connection's state (framing, identities); what
+  // it finds applies from the next packet on.
+  const dpi::InlinePacket& p = decoder_->packet_inline(ip, now_us);
+  bool drop = false;
+  for (const Access& a : p.accesses) judge(a, &drop);  // none expected (peek_answer)
+  if (drop) {
+    condemn(p.mark);
+    release(conn, Action::kDrop);
+  } else if (p.mark == nullptr && hold_.holds(conn)) {
+    at_hold_limit(conn, nullptr, nullptr, /*closed=*/true);
+  }
+  return true;
+}
+
+void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t now_us, int64_t steady_ms,
+                          bool alone) {
   counters_.packets.add();
   now_ms_ = now_us / 1000;
   steady_ms_ = std::max(steady_ms_, steady_ms);
+  if (alone && answer_first(t, ip, now_us)) return;
   const bool enforce = opt_.mode == firewall::Mode::kEnforce;
   const dpi::InlinePacket& p = decoder_->packet_inline(ip, now_us);
   if (p.status != dpi::ParseStatus::kOk) {

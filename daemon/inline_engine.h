@@ -11,7 +11,8 @@
 //     connection: every later packet of it is dropped (the first one
 //     rejected with a TCP reset when reset_on_deny), so a retransmission
 //     cannot carry a denied request through;
-//   - plumbing (handshakes, ACKs, responses) passes;
+//   - plumbing (handshakes, ACKs, responses) passes; an answer arriving
+//     alone passes before it is decoded;
 //   - a connection that is not plaintext VSL (TLS, or bytes that are not
 //     HTTP) follows the non-VSL setting: accept, drop, or judged once as an
 //     edge-level access (operation unknown) whose verdict sticks;
@@ -61,6 +62,7 @@ struct EngineCounters {
   firewall::Counter held;          // packets that waited for their request
   firewall::Counter hold_limit;    // requests that hit the hold bound
   firewall::Counter streamed;      // packets passed unheld after their request's bound
+  firewall::Counter answered_first;  // answers whose verdict left before their decoding
   firewall::Counter accesses, flagged;  // judged; flagged anomalous (or would be)
   firewall::Counter would_drop;    // monitor mode: drops not done
   firewall::Counter condemned;     // connections condemned by a drop
@@ -78,8 +80,12 @@ class InlineEngine {
   // One queued packet; `ip` is valid during the call only. Two clocks:
   // `now_us` the wall clock (the model's time: accesses are stamped with
   // it), `steady_ms` a monotonic clock for the hold's bounds (a wall clock
-  // stepped back must not stretch them).
-  void packet(firewall::PacketTicket t, std::span<const uint8_t> ip, int64_t now_us, int64_t steady_ms);
+  // stepped back must not stretch them). `alone`: no other packet is
+  // waiting, so a verdict known before the packet is decoded (an answer
+  // on a plain HTTP connection) is sent at once, and the decoding follows
+  // off the packet's path; in a batch, verdicts leave together.
+  void packet(firewall::PacketTicket t, std::span<const uint8_t> ip, int64_t now_us, int64_t steady_ms,
+              bool alone = false);
   // Time passes: held requests past their bound, the detector's windows.
   // Call at least at next_deadline_ms().
   void tick(int64_t now_us, int64_t steady_ms);
@@ -112,6 +118,9 @@ class InlineEngine {
                      // packets pass at once, its access is still judged
   };
 
+  // An answer passed before its decoding (see packet()); false when the
+  // packet is not one.
+  bool answer_first(firewall::PacketTicket& t, std::span<const uint8_t> ip, int64_t now_us);
   void judge(const Access& a, bool* drop);
   void finish(firewall::PacketTicket& t, firewall::Action a, bool reset);
   void release(uint64_t conn, firewall::Action a);

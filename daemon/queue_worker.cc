@@ -154,7 +154,8 @@ void QueueWorker::run() {
         const int64_t now = wall_us(), steady = steady_ms();
         for (firewall::QueuedPacket& p : batch) {
           const auto* bytes = reinterpret_cast<const uint8_t*>(p.payload.data());
-          engine_->packet(std::move(p.ticket), std::span<const uint8_t>(bytes, p.payload.size()), now, steady);
+          engine_->packet(std::move(p.ticket), std::span<const uint8_t>(bytes, p.payload.size()), now, steady,
+                          batch.size() == 1);
         }
         if (!nfq_->flush(&error) && errors_logged++ < 100) {
           log_.line(LogLevel::kError, "verdict_flush", "error=" + log_value(error));

@@ -61,6 +61,9 @@ class CaptureDecoder::Connection final : public ConnectionHandler, private TlsLi
     return vsl_->decoding() ? InlinePacket::Kind::kVsl : InlinePacket::Kind::kOther;
   }
   uint8_t* mark() { return &mark_; }
+  // Plaintext HTTP both ways, no upgrade under way: the server's bytes are
+  // answers, never accesses.
+  bool http_answers() const { return inner_ != nullptr && !tls_ && vsl_->http_both_ways(); }
 
  private:
   static constexpr size_t kSniff = 6;  // a record header and a handshake type
@@ -206,6 +209,21 @@ const InlinePacket& CaptureDecoder::packet_inline(std::span<const uint8_t> ip_pa
   }
   last_.accesses = inline_out_;
   return last_;
+}
+
+bool CaptureDecoder::peek_answer(std::span<const uint8_t> ip_packet, uint64_t* conn, uint8_t** mark) const {
+  Packet p;
+  if (parse_packet(LinkType::kRaw, ip_packet, &p) != ParseStatus::kOk || p.payload.empty() ||
+      (p.tcp_flags & (kTcpSyn | kTcpFin | kTcpRst)) != 0) {
+    return false;
+  }
+  ConnectionHandler* h = nullptr;
+  Direction d = Direction::kToServer;
+  if (!flows_.find(p, &h, &d, conn) || d != Direction::kToClient) return false;
+  auto* c = static_cast<Connection*>(h);
+  if (!c->http_answers()) return false;
+  *mark = c->mark();
+  return true;
 }
 
 Access CaptureDecoder::edge_access(const ConnectionInfo& c, int64_t ts_us) {

@@ -86,6 +86,11 @@ class CaptureDecoder final : private ConnectionFactory, private AccessSink {
   // One IP packet (as NFQUEUE delivers it) and what it did. The result is
   // valid until the next call.
   const InlinePacket& packet_inline(std::span<const uint8_t> ip_packet, int64_t ts_us);
+  // A data segment from the server of a live plaintext HTTP connection (no
+  // upgrade under way): an answer, which cannot complete an access. Lets a
+  // firewall give its verdict before decoding it (packet_inline() still
+  // follows). Sets the connection's id and mark; touches nothing.
+  bool peek_answer(std::span<const uint8_t> ip_packet, uint64_t* conn, uint8_t** mark) const;
   // The latest packet_inline()'s connection was reset by the caller: it is
   // forgotten after the short timeout of a closing connection (30 s by
   // default) instead of the idle one (the reset itself is not seen).

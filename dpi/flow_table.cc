@@ -114,6 +114,18 @@ void FlowTable::packet(const Packet& p, int64_t ts_us) {
   if (f != kNil) tcp(f, p, ts_us);
 }
 
+bool FlowTable::find(const Packet& p, ConnectionHandler** handler, Direction* dir, uint64_t* id) const {
+  if (p.protocol != kIpProtoTcp) return false;
+  const auto it = map_.find(make_key(p.src, p.dst));
+  if (it == map_.end()) return false;
+  const Flow& fl = flow(it->second);
+  if (!fl.handler) return false;
+  *handler = fl.handler.get();
+  *dir = p.src == fl.info.client ? Direction::kToServer : Direction::kToClient;
+  *id = fl.info.id;
+  return true;
+}
+
 uint32_t FlowTable::open(const Packet& p, int64_t ts_us) {
   const bool syn = (p.tcp_flags & kTcpSyn) != 0, ack = (p.tcp_flags & kTcpAck) != 0;
   if ((p.tcp_flags & kTcpRst) != 0 || (!syn && p.payload.empty())) {

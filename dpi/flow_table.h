@@ -103,6 +103,10 @@ class FlowTable {
     bool ahead = false;  // bytes of its direction wait behind a hole
   };
   const LastPacket& last() const { return last_; }
+  // The live connection a TCP packet belongs to, without touching it (its
+  // handler and the packet's direction), or false. For a firewall that
+  // decides some packets before decoding them.
+  bool find(const Packet& p, ConnectionHandler** handler, Direction* dir, uint64_t* id) const;
   // The latest packet's connection is over for the caller (a firewall
   // reset it): it gets the short timeout of a closing connection instead
   // of the idle one, its handler kept until then for the packets still on
@@ -144,6 +148,7 @@ class FlowTable {
 
   static Key make_key(const Endpoint& x, const Endpoint& y);
   Flow& flow(uint32_t i) { return slabs_[i >> kSlabBits][i & ((1u << kSlabBits) - 1)]; }
+  const Flow& flow(uint32_t i) const { return slabs_[i >> kSlabBits][i & ((1u << kSlabBits) - 1)]; }
   // A free flow slot, or kNil when max_flows are in use.
   uint32_t alloc_flow();
   // Opens a connection for `p` (no flow yet); returns its index or kNil.

@@ -72,6 +72,8 @@ class VslConnection : public ConnectionHandler,
   bool mid_message(Direction d) const override;
   // Requests are still being decoded (not stopped by a parse error or a gap).
   bool decoding() const { return mode_[0] != Mode::kStopped; }
+  // Both directions are plain HTTP exchanges (no upgrade asked or done).
+  bool http_both_ways() const { return mode_[0] == Mode::kHttp && mode_[1] == Mode::kHttp; }
 
   void on_data(Direction d, std::span<const uint8_t> bytes, int64_t ts_us) override;
   void on_gap(Direction d, uint64_t missing, int64_t ts_us) override;

@@ -358,6 +358,11 @@ bool NfQueue::flush(std::string* error) {
   return ok;
 }
 
+void NfQueue::send_now() {
+  std::string error;
+  flush(&error);
+}
+
 // Packs the planned messages into as few sendmsg calls as fit kSendLimit.
 // *sent_end: how much of pending_ the messages sent cover.
 bool NfQueue::send_messages(std::span<const VerdictMessage> msgs, size_t* sent_end,

@@ -135,6 +135,8 @@ class NfQueue final : public VerdictSink {
   // that is unknown or already decided is ignored and counted.
   void verdict(uint32_t id, VerdictKind k) override;
   VerdictKind fail_verdict() const override { return opts_.fail_verdict; }
+  // flush(), its error left to the next flush() (which retries and reports).
+  void send_now() override;
 
   // Sends the queued verdicts. On failure returns false with *error set and
   // keeps the verdicts not sent, for the next flush().

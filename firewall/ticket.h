@@ -49,6 +49,9 @@ class VerdictSink {
   virtual void verdict(uint32_t id, VerdictKind k) = 0;
   // The fail policy: the verdict of a packet nobody decided.
   virtual VerdictKind fail_verdict() const = 0;
+  // Sends the verdicts taken so far now rather than with the batch (a
+  // failure is left to the next regular send, which retries and reports).
+  virtual void send_now() {}
 
   Counter undecided;       // tickets that ended pending and got fail_verdict()
   Counter double_decided;  // decisions on a ticket that was not pending (release builds)
@@ -80,6 +83,13 @@ class PacketTicket {
   void accept() { decide(VerdictKind::kAccept); }
   void drop() { decide(VerdictKind::kDrop); }
   void reject() { decide(VerdictKind::kReject); }
+  // Accepted, and the verdict leaves at once (a packet decided before the
+  // work that follows it).
+  void accept_now() {
+    VerdictSink* s = sink_;
+    decide(VerdictKind::kAccept);
+    if (s != nullptr) s->send_now();
+  }
   void decide(VerdictKind k) {
     if (!pending_) {
       assert(pending_ && "PacketTicket: decided twice, after a move, or empty");

@@ -21,7 +21,13 @@ namespace {
 
 struct FakeSink : firewall::VerdictSink {
   std::map<uint32_t, std::vector<VerdictKind>> got;
-  void verdict(uint32_t id, VerdictKind k) override { got[id].push_back(k); }
+  std::vector<uint32_t> sent_now;  // the ids decided when send_now() was called
+  uint32_t last = 0;
+  void verdict(uint32_t id, VerdictKind k) override {
+    got[id].push_back(k);
+    last = id;
+  }
+  void send_now() override { sent_now.push_back(last); }
   VerdictKind fail_verdict() const override { return VerdictKind::kDrop; }
   VerdictKind of(uint32_t id) const {
     auto it = got.find(id);
@@ -67,6 +73,7 @@ struct Rig {
   std::unique_ptr<InlineEngine> engine;
   uint32_t next_id = 1;
   int64_t now_us = 1'700'000'000'000'000;
+  bool alone = false;  // every packet arrives alone in its batch
 
   explicit Rig(firewall::Mode mode, int64_t learning_ms = 1000) {
     SiteService a{"lightcontrol1", "/agent1/lightcontrol1", "/lightControler", "Kitchen", parse_ip("10.2.0.1"), false};
@@ -85,7 +92,7 @@ struct Rig {
     for (size_t i = from; i < to; ++i) {
       now_us += 100;
       ids.push_back(next_id);
-      engine->packet(PacketTicket(&sink, next_id++), p.ip[i], now_us, now_us / 1000);
+      engine->packet(PacketTicket(&sink, next_id++), p.ip[i], now_us, now_us / 1000, alone);
     }
     return ids;
   }
@@ -382,4 +389,53 @@ TEST_CASE("inline engine: a condemned connection is forgotten after the short ti
   r.send(other, 0, other.ip.size());
   r.send(other, 0, 1);  // a few packets: each expires a couple of flows
   CHECK(r.engine->connections() < before + 1);
+}
+
+TEST_CASE("inline engine: an answer arriving alone is sent before it is decoded", "[inline]") {
+  Rig r(firewall::Mode::kEnforce, 1000);
+  learned(r);
+  REQUIRE(r.sink.sent_now.empty());  // in a batch, verdicts wait for the batch
+  r.alone = true;
+  Conn c = connection("10.2.0.1", 40201,
+                      {"/agent1/lightcontrol1/state", "/agent1/lightcontrol1/state", "/agent1/doorlock1/lock",
+                       "/agent1/lightcontrol1/state"});
+  // The first two exchanges pass; their answers (one data packet each)
+  // leave at once; requests wait for their judgement.
+  const auto first = r.send(c.p, 0, c.requests[2].first);
+  for (uint32_t id : first) CHECK(r.sink.of(id) == VerdictKind::kAccept);
+  CHECK(r.engine->counters().answered_first.get() == 2);
+  REQUIRE(r.sink.sent_now.size() == 2);
+  for (uint32_t id : r.sink.sent_now) CHECK(r.sink.of(id) == VerdictKind::kAccept);
+  // The denied request condemns the connection: its later answers are
+  // dropped like everything else on it, never passed first.
+  const auto denied = r.send(c.p, c.requests[2].first, c.requests[2].second);
+  CHECK(r.sink.of(denied.back()) == VerdictKind::kReject);
+  for (uint32_t id : r.send(c.p, c.requests[2].second, c.p.ip.size())) CHECK(r.sink.of(id) == VerdictKind::kDrop);
+  CHECK(r.engine->counters().answered_first.get() == 2);
+  CHECK(r.sink.undecided.get() == 0);
+}
+
+TEST_CASE("inline engine: the answer to an upgrade waits for its decoding", "[inline]") {
+  // After a 101 the KA's bytes are callback frames, which are accesses: the
+  // answer that switches the protocol (and a frame in the same packet) is
+  // judged, not passed first.
+  Rig r(firewall::Mode::kEnforce, 1000);
+  learned(r);
+  r.alone = true;
+  Packets p;
+  p.client = ep("10.2.0.1", 40202);
+  TcpWriter w(&p, p.client, ep("10.0.0.1", 8081), 40202);
+  int64_t t = w.connect(1'000'000);
+  t = w.send(Direction::kToServer,
+             bytes("GET /callback-stream HTTP/1.1\r\nHost: 10.0.0.1:8081\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n"),
+             t + 10, false);
+  w.send(Direction::kToClient,
+         bytes("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"),
+         t + 10, false);
+  for (uint32_t id : r.send(p, 0, p.ip.size())) CHECK(r.sink.of(id) == VerdictKind::kAccept);
+  CHECK(r.engine->counters().answered_first.get() == 0);
+  CHECK(r.sink.sent_now.empty());
 }
