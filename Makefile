@@ -10,7 +10,7 @@ DEMO_DIR   ?= $(BUILD)/demo
 
 # Debian 12 packages the build, the tests and the benchmarks need.
 PACKAGES := build-essential cmake ninja-build pkg-config zlib1g-dev \
-            libabsl-dev libboost-program-options-dev nlohmann-json3-dev \
+            libabsl-dev libboost-dev libboost-program-options-dev nlohmann-json3-dev \
             catch2 libbenchmark-dev gnuplot-nox python3 \
             libpcap-dev libhttp-parser-dev libsimdjson-dev libssl-dev libyaml-cpp-dev \
             clang libclang-rt-14-dev libcbor-dev \

@@ -2,11 +2,10 @@
 # VSL REST interface (`iotwall serve-ka`) and a driver sending a trace's
 # accesses as real HTTP (`iotwall drive`). Included from daemon/CMakeLists.txt
 # after the iotwall target.
-# HTTP_PARSER_LIB / HTTP_PARSER_INCLUDE are cache entries set in dpi/CMakeLists.txt.
-if(NOT HTTP_PARSER_LIB OR NOT HTTP_PARSER_INCLUDE)
-  find_library(HTTP_PARSER_LIB http_parser REQUIRED)
-  find_path(HTTP_PARSER_INCLUDE http_parser.h REQUIRED)
-endif()
+# The test site speaks HTTP through http-parser: another implementation than
+# the firewall's (Boost.Beast), so each checks the other.
+find_library(HTTP_PARSER_LIB http_parser REQUIRED)
+find_path(HTTP_PARSER_INCLUDE http_parser.h REQUIRED)
 
 add_library(iotwall_live STATIC
   ${CMAKE_CURRENT_LIST_DIR}/live_ka.cc

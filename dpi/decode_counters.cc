@@ -1,6 +1,6 @@
 #include "dpi/decode_counters.h"
 
-#include <http_parser.h>
+#include <boost/beast/http/error.hpp>
 
 #include <string>
 
@@ -35,12 +35,12 @@ const std::array<std::string_view, DecodeCounters::kReasonCount> DecodeCounters:
     "directory.full",
 };
 
-void DecodeCounters::add_http_error(unsigned http_errno) {
-  if (http_errno < kHttpErrnoSlots) http_errors_[http_errno]++;
+void DecodeCounters::add_http_error(int code) {
+  if (code >= 0 && static_cast<size_t>(code) < kHttpErrorSlots) http_errors_[static_cast<size_t>(code)]++;
 }
 
-uint64_t DecodeCounters::http_errors(unsigned http_errno) const {
-  return http_errno < kHttpErrnoSlots ? http_errors_[http_errno] : 0;
+uint64_t DecodeCounters::http_errors(int code) const {
+  return code >= 0 && static_cast<size_t>(code) < kHttpErrorSlots ? http_errors_[static_cast<size_t>(code)] : 0;
 }
 
 uint64_t DecodeCounters::http_errors_total() const {
@@ -59,10 +59,13 @@ void DecodeCounters::for_each(
     name += op.empty() ? std::string_view("unknown") : op;
     fn(name, accesses_[i]);
   }
-  for (size_t i = 0; i < kHttpErrnoSlots; ++i) {
+  for (size_t i = 0; i < kHttpErrorSlots; ++i) {
     if (http_errors_[i] == 0) continue;
+    // Beast's message for the code, as a counter name: "bad method" -> "bad_method".
     name = "http.error.";
-    name += http_errno_name(static_cast<enum http_errno>(i));
+    for (char ch : make_error_code(static_cast<boost::beast::http::error>(i)).message()) {
+      name += ch == ' ' ? '_' : ch;
+    }
     fn(name, http_errors_[i]);
   }
 }

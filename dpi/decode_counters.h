@@ -50,25 +50,25 @@ class DecodeCounters {
   static const std::array<std::string_view, kReasonCount> kReasonNames;
 
   void add(Reason r, uint64_t n = 1) { reasons_[r] += n; }
-  // `http_errno` is an enum http_errno (http_parser.h); out of range ignored.
-  void add_http_error(unsigned http_errno);
+  // `code` is a boost::beast::http::error value; out of range ignored.
+  void add_http_error(int code);
   void add_access(Operation op) { accesses_[static_cast<size_t>(op)]++; }
 
   uint64_t get(Reason r) const { return reasons_[r]; }
-  uint64_t http_errors(unsigned http_errno) const;
+  uint64_t http_errors(int code) const;
   uint64_t http_errors_total() const;
   uint64_t accesses(Operation op) const { return accesses_[static_cast<size_t>(op)]; }
 
   // Visits every reason ("gap", "http.body_too_large", ...) and every
   // operation ("access.read", ..., "access.unknown"), zeros included, then
-  // the HTTP parser errors seen ("http.error.HPE_INVALID_METHOD"), non-zero
+  // the HTTP parser errors seen ("http.error.bad_method"), non-zero
   // only. The name is valid during the call only.
   void for_each(const std::function<void(std::string_view name, uint64_t n)>& fn) const;
 
  private:
-  static constexpr size_t kHttpErrnoSlots = 64;
+  static constexpr size_t kHttpErrorSlots = 64;
   std::array<uint64_t, kReasonCount> reasons_{};
-  std::array<uint64_t, kHttpErrnoSlots> http_errors_{};
+  std::array<uint64_t, kHttpErrorSlots> http_errors_{};
   std::array<uint64_t, kOperationCount> accesses_{};
 };
 

@@ -1,9 +1,12 @@
 // HttpStream: one direction of an HTTP/1.1 connection (its requests, or its
-// responses) on top of http-parser, fed in-order bytes in pieces of any
-// size. Handles Content-Length, chunked and close-delimited bodies,
-// pipelining and keep-alive. Keeps only what the VSL decoder needs: the URL,
-// a few headers of interest in fixed buffers, and the body up to a limit
-// (a larger body is skipped and counted; the stream stays in sync).
+// responses) on top of Boost.Beast's HTTP parser, fed in-order bytes in
+// pieces of any size. Handles Content-Length, chunked and close-delimited
+// bodies, pipelining and keep-alive. Keeps only what the VSL decoder needs:
+// the URL, a few headers of interest in fixed buffers, and the body up to a
+// limit (a larger body is skipped and counted; the stream stays in sync).
+//
+// Beast parses a header (and a chunk's size line) only whole: the bytes of
+// one not complete yet are kept (at most kMaxHead) until the rest arrives.
 //
 // A parse error or a gap stops the direction for good (counted; no resync).
 // After a message that upgrades the connection (a request with Upgrade, a
@@ -14,10 +17,9 @@
 // Thread-safety: none. The listener and counters must outlive the stream.
 #pragma once
 
-#include <http_parser.h>
-
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -49,11 +51,14 @@ struct FixedText {
   std::string_view view() const { return std::string_view(buf.data(), len); }
 };
 
+// The request methods the VSL uses; every other one is kOther.
+enum class HttpMethod : uint8_t { kOther, kGet, kHead, kPost, kPut, kDelete };
+
 // One message. All views point into the stream's buffers and are valid
 // only during the listener call.
 struct HttpMessage {
   bool is_request = true;
-  unsigned method = 0;   // enum http_method; requests only
+  HttpMethod method = HttpMethod::kOther;  // requests only
   unsigned status = 0;   // responses only
   std::string_view url;  // requests only; empty if over the limit (url_truncated)
   bool url_truncated = false;
@@ -74,18 +79,21 @@ class HttpStream {
   class Listener {
    public:
     virtual ~Listener() = default;
-    // The headers of `m` are complete (the body is not yet there). For a
-    // response, return true when it has no body whatever its headers say
+    // A response begins: true when it has no body whatever its headers say
     // (the answer to a HEAD request).
-    virtual bool on_http_headers(const HttpMessage& m) = 0;
+    virtual bool response_without_body() = 0;
+    // The headers of `m` are complete (the body is not yet there).
+    virtual void on_http_headers(const HttpMessage& /*m*/) {}
     virtual void on_http_message(const HttpMessage& m) = 0;
   };
 
   static constexpr size_t kDefaultBodyLimit = 64 * 1024;
   static constexpr size_t kMaxUrl = 4096;
+  static constexpr size_t kMaxHead = 80 * 1024;  // a header, as http-parser allowed
 
   HttpStream(Kind kind, Listener& listener, DecodeCounters& counters,
              size_t body_limit = kDefaultBodyLimit);
+  ~HttpStream();
   HttpStream(const HttpStream&) = delete;
   HttpStream& operator=(const HttpStream&) = delete;
 
@@ -108,19 +116,10 @@ class HttpStream {
   bool in_message() const { return in_message_ && state_ == State::kHttp; }
 
  private:
-  enum class Field : uint8_t { kNone, kContentType, kUpgrade, kConnection, kWsProtocol, kAuth };
+  struct Impl;  // the Beast parser of the current message (http_stream.cc)
+  friend struct Impl;
 
-  static int cb_message_begin(http_parser* p);
-  static int cb_url(http_parser* p, const char* at, size_t n);
-  static int cb_header_field(http_parser* p, const char* at, size_t n);
-  static int cb_header_value(http_parser* p, const char* at, size_t n);
-  static int cb_headers_complete(http_parser* p);
-  static int cb_body(http_parser* p, const char* at, size_t n);
-  static int cb_message_complete(http_parser* p);
-  static const http_parser_settings kSettings;
-
-  void reset_parser();
-  void fill_message();
+  void begin_message();
   void note_truncated();
 
   const Kind kind_;
@@ -128,7 +127,7 @@ class HttpStream {
   DecodeCounters& counters_;
   const size_t body_limit_;
   State state_ = State::kHttp;
-  http_parser parser_{};
+  std::unique_ptr<Impl> impl_;
   int64_t ts_us_ = 0;  // capture time of the bytes being parsed
   bool in_message_ = false;
 
@@ -136,9 +135,6 @@ class HttpStream {
   HttpMessage msg_;
   std::string url_;   // reserved once; at most kMaxUrl
   std::string body_;  // grows to the largest body kept, at most body_limit_
-  FixedText<32> field_name_;
-  bool in_value_ = false;
-  Field field_ = Field::kNone;
   FixedText<128> content_type_;
   FixedText<64> upgrade_;
   FixedText<64> connection_;

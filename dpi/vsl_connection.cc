@@ -1,7 +1,5 @@
 #include "dpi/vsl_connection.h"
 
-#include <http_parser.h>
-
 #include <algorithm>
 
 namespace iotwall::dpi {
@@ -249,9 +247,8 @@ bool VslConnection::mid_message(Direction d) const {
 
 // ---- HTTP -----------------------------------------------------------------
 
-bool VslConnection::on_http_headers(const HttpMessage& m) {
-  if (m.is_request || pending_size_ == 0) return false;
-  return pending_[pending_head_].method == HTTP_HEAD;
+bool VslConnection::response_without_body() {
+  return pending_size_ > 0 && pending_[pending_head_].method == HttpMethod::kHead;
 }
 
 void VslConnection::on_http_message(const HttpMessage& m) {
@@ -299,7 +296,7 @@ void VslConnection::on_request(const HttpMessage& m) {
     on_vsl_request(m, path.substr(4), src, &p);
   } else if (starts_with_segment(path, "/search")) {
     on_vsl_request(m, path, src, &p);
-  } else if (path == "/service/register" && m.method == HTTP_POST) {
+  } else if (path == "/service/register" && m.method == HttpMethod::kPost) {
     p.kind = Kind::kRegister;
     p.access.time_ms = m.first_byte_us / 1000;
     if (decode_body(m)) p.access.source_type = in_.intern(fields_.model_id);
@@ -316,7 +313,7 @@ void VslConnection::on_request(const HttpMessage& m) {
       emit(a);
       p.emitted = true;
     }
-  } else if (path == "/service/unregister" && m.method == HTTP_POST) {
+  } else if (path == "/service/unregister" && m.method == HttpMethod::kPost) {
     Access a;
     fill_source(src, &a);
     a.dest_address = a.node_address = src.address;
@@ -343,7 +340,7 @@ void VslConnection::on_vsl_request(const HttpMessage& m, std::string_view vsl_pa
   fill_source(src, &a);
   fill_target(vsl_path, src, &a);
   switch (m.method) {
-    case HTTP_GET:
+    case HttpMethod::kGet:
       a.op = Operation::kRead;
       p->kind = Kind::kRead;  // emitted with its response
       if (at_request_) {
@@ -352,11 +349,11 @@ void VslConnection::on_vsl_request(const HttpMessage& m, std::string_view vsl_pa
         p->emitted = true;
       }
       return;
-    case HTTP_PUT:
+    case HttpMethod::kPut:
       a.op = Operation::kWrite;
       if (decode_body(m) && fields_.has_value) a.value = Value::parse(fields_.value, in_);
       break;
-    case HTTP_POST:
+    case HttpMethod::kPost:
       a.op = Operation::kOther;
       if (decode_body(m)) {
         a.op = operation_of(fields_.operation);

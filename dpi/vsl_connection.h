@@ -96,12 +96,12 @@ class VslConnection : public ConnectionHandler,
   struct Pending {
     Kind kind = Kind::kNone;
     bool emitted = false;  // already emitted at its request (emit_at_request)
-    unsigned method = 0;
+    HttpMethod method = HttpMethod::kOther;
     Access access;  // kRead: all but the value; kRegister: source_type = modelId
   };
 
   // HttpStream::Listener
-  bool on_http_headers(const HttpMessage& m) override;
+  bool response_without_body() override;
   void on_http_message(const HttpMessage& m) override;
   // WebSocketStream::Listener
   void on_ws_message(const WebSocketStream& from, bool text, std::string_view payload,

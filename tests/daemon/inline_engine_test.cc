@@ -368,7 +368,7 @@ TEST_CASE("inline engine: bytes after an allowed request that stop the decoder g
   // A request the learned edge allows, then one the firewall's parser
   // refuses (a lenient server might run it) in the same segment.
   const Packets p = raw(40103, put_request("/agent1/lightcontrol1/state", "true") +
-                                   "put /vsl/agent1/doorlock1/lock HTTP/1.1\r\n\r\n");
+                                   "PUT /vsl/agent1/doorlock1/lock HTTP/1.1\r\nNo colon\r\n\r\n");
   const auto ids = r.send(p, 0, p.ip.size());
   CHECK(r.sink.of(ids.back()) == VerdictKind::kReject);
   CHECK(r.engine->counters().non_vsl.get() == 1);

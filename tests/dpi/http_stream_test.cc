@@ -1,18 +1,21 @@
 #include "dpi/http_stream.h"
 
+#include <boost/beast/http/error.hpp>
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
 using iotwall::dpi::DecodeCounters;
 using iotwall::dpi::HttpMessage;
+using iotwall::dpi::HttpMethod;
 using iotwall::dpi::HttpStream;
 
 namespace {
 
 // A message copied out of the listener call.
 struct Msg {
-  unsigned method = 0, status = 0;
+  HttpMethod method = HttpMethod::kOther;
+  unsigned status = 0;
   std::string url, content_type, upgrade, connection, ws_protocol, auth, body;
   uint64_t body_bytes = 0;
   bool skipped = false, chunked = false, upgrades = false;
@@ -26,10 +29,8 @@ class Recorder : public HttpStream::Listener {
   int headers = 0;
   bool no_body = false;  // answer for responses (HEAD)
 
-  bool on_http_headers(const HttpMessage&) override {
-    ++headers;
-    return no_body;
-  }
+  bool response_without_body() override { return no_body; }
+  void on_http_headers(const HttpMessage&) override { ++headers; }
   void on_http_message(const HttpMessage& m) override {
     Msg r;
     r.method = m.method;
@@ -73,15 +74,15 @@ const std::string kPipelined =
 
 void check_pipelined(const std::vector<Msg>& m) {
   REQUIRE(m.size() == 3);
-  CHECK(m[0].method == HTTP_GET);
+  CHECK(m[0].method == HttpMethod::kGet);
   CHECK(m[0].url == "/vsl/agent1/lightcontroler1?depth=-1&scope=COMPLETE&version=3");
   CHECK(m[0].body.empty());
-  CHECK(m[1].method == HTTP_PUT);
+  CHECK(m[1].method == HttpMethod::kPut);
   CHECK(m[1].url == "/vsl/agent1/lightcontroler1/isOn");
   CHECK(m[1].content_type == "application/json; UTF-8");
   CHECK(m[1].body == "{\"value\":\"0\"}");
   CHECK_FALSE(m[1].chunked);
-  CHECK(m[2].method == HTTP_POST);
+  CHECK(m[2].method == HttpMethod::kPost);
   CHECK(m[2].chunked);
   CHECK(m[2].auth == "VSL eyJjbGllbnRJZCI6ImEifQ==");
   CHECK(m[2].body == "{\"operation\":\"SUBSCRIBE\"}");
@@ -260,12 +261,12 @@ TEST_CASE("garbage stops the direction with the parser's error counted", "[http]
   s.feed(bytes(junk), 1);
   CHECK(s.state() == HttpStream::State::kStopped);
   CHECK(c.http_errors_total() == 1);
-  CHECK(c.http_errors(HPE_INVALID_METHOD) == 1);
+  CHECK(c.http_errors(static_cast<int>(boost::beast::http::error::bad_method)) == 1);
   CHECK(s.feed(bytes("GET / HTTP/1.1\r\n\r\n"), 2) == 0);
   CHECK(r.msgs.empty());
   bool named = false;
   c.for_each([&](std::string_view name, uint64_t n) {
-    if (name == "http.error.HPE_INVALID_METHOD") named = n == 1;
+    if (name == "http.error.bad_method") named = n == 1;
   });
   CHECK(named);
 
@@ -295,5 +296,46 @@ TEST_CASE("a gap stops the direction and is counted", "[http]") {
   CHECK(s.state() == HttpStream::State::kStopped);
   CHECK(c.get(DecodeCounters::kGap) == 1);
   CHECK(s.feed(bytes("\r\n"), 2) == 0);
+  CHECK(r.msgs.empty());
+}
+
+TEST_CASE("empty lines between requests are ignored", "[http]") {
+  DecodeCounters c;
+  Recorder r;
+  HttpStream s(HttpStream::Kind::kRequests, r, c);
+  const std::string req = "\r\nGET /vsl/a HTTP/1.1\r\n\r\n\r\n\r\nGET /vsl/b HTTP/1.1\r\n\r\n";
+  CHECK(s.feed(bytes(req), 1) == req.size());
+  REQUIRE(r.msgs.size() == 2);
+  CHECK(r.msgs[1].url == "/vsl/b");
+  CHECK_FALSE(s.in_message());
+  CHECK(c.http_errors_total() == 0);
+}
+
+TEST_CASE("a header that never ends is kept up to its bound, then stops the direction", "[http]") {
+  DecodeCounters c;
+  Recorder r;
+  HttpStream s(HttpStream::Kind::kRequests, r, c);
+  s.feed(bytes("GET /vsl/a HTTP/1.1\r\n"), 1);
+  CHECK(s.in_message());
+  const std::string field = "X-Filler: " + std::string(1000, 'x') + "\r\n";
+  size_t fed = 0;
+  while (s.state() == HttpStream::State::kHttp && fed < 2 * HttpStream::kMaxHead) {
+    s.feed(bytes(field), 2);
+    fed += field.size();
+  }
+  CHECK(s.state() == HttpStream::State::kStopped);
+  CHECK(fed <= HttpStream::kMaxHead + field.size());
+  CHECK(c.http_errors(static_cast<int>(boost::beast::http::error::header_limit)) == 1);
+  CHECK(r.msgs.empty());
+}
+
+TEST_CASE("a header cut by the end of the direction is counted", "[http]") {
+  DecodeCounters c;
+  Recorder r;
+  HttpStream s(HttpStream::Kind::kResponses, r, c);
+  s.feed(bytes("HTTP/1.1 200 OK\r\nContent-Le"), 1);
+  s.finish(2);
+  CHECK(s.state() == HttpStream::State::kStopped);
+  CHECK(c.http_errors(static_cast<int>(boost::beast::http::error::partial_message)) == 1);
   CHECK(r.msgs.empty());
 }
