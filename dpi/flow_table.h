@@ -21,7 +21,10 @@
 // (see reassembly.h for what happens at the bound). Flows live in a
 // reusing pool with two LRU lists (established; half-open or closing), so
 // steady state allocates only the handler of each new connection, and
-// expiry is O(1) amortised per packet.
+// expiry is O(1) amortised per packet. The flow slots and the index by
+// 5-tuple grow to the high-water mark of simultaneous flows, not to
+// max_flows, and are reused from there (freed slots first, last freed
+// first), so steady churn touches no new memory.
 //
 // Thread-safety: none; one table per worker. Handlers are called from
 // packet(), expire() and close_all() and must not call back into the table.
@@ -94,6 +97,9 @@ class FlowTable {
 
   const FlowTableCounters& counters() const { return counters_; }
   size_t size() const { return map_.size(); }
+  // Slots of the index by 5-tuple: follows the high-water mark of
+  // simultaneous flows (for tests and memory reports).
+  size_t index_capacity() const { return map_.capacity(); }
 
   // What the latest packet() did, for an inline verdict.
   struct LastPacket {

@@ -61,6 +61,10 @@ class ChunkPool {
   size_t chunk_bytes() const { return chunk_bytes_; }
   size_t capacity() const { return count_; }
   size_t in_use() const { return in_use_; }
+  // Chunks ever handed out: the pages of the data block touched so far.
+  // Freed chunks are reused before fresh ones (last freed first), so this
+  // stays at the high-water mark of chunks in use at once.
+  size_t touched() const { return fresh_; }
 
  private:
   struct Meta {

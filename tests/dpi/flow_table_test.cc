@@ -346,6 +346,36 @@ TEST_CASE("a flood of half-open connections stays within max_flows", "[flow_tabl
   CHECK(table.counters().reassembly.buffered_bytes == 0);
 }
 
+TEST_CASE("connection churn reuses the index: it follows the flows in use, not max_flows", "[flow_table]") {
+  // The index presized for max_flows (5.6 MiB at 65,536) had every new
+  // connection hash to a random slot: churn touched all its pages in time.
+  RecordingFactory factory;
+  FlowTable table(FlowTableOptions{}, factory);  // max_flows 65,536
+  Wire w;
+  const Endpoint server = v4(2, 8081);
+  size_t capacity_after_warmup = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    // Four connections at a time, each opened and closed (FIN both ways).
+    for (int k = 0; k < 4; ++k) {
+      const Endpoint c = v4(1, static_cast<uint16_t>(1024 + (i * 4 + k) % 60000));
+      table.packet(w.tcp(c, server, kTcpSyn, 100, 0), i);
+      table.packet(w.tcp(server, c, kSynAck, 500, 101), i);
+    }
+    for (int k = 0; k < 4; ++k) {
+      const Endpoint c = v4(1, static_cast<uint16_t>(1024 + (i * 4 + k) % 60000));
+      table.packet(w.tcp(c, server, kFinAck, 101, 501), i);
+      table.packet(w.tcp(server, c, kFinAck, 501, 102), i);
+    }
+    REQUIRE(table.size() == 0);
+    if (i == 100) capacity_after_warmup = table.index_capacity();
+    if (i % 1000 == 0) w.store.clear();
+  }
+  CHECK(table.counters().flows_closed_fin == 80'000);
+  CHECK(table.counters().flows_peak == 4);
+  CHECK(table.index_capacity() <= 64);  // a few simultaneous flows: a few slots
+  CHECK(table.index_capacity() == capacity_after_warmup);  // no growth after the warm-up
+}
+
 TEST_CASE("counters are listed by name", "[flow_table]") {
   RecordingFactory factory;
   FlowTable table(FlowTableOptions{}, factory);

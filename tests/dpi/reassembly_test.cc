@@ -168,6 +168,21 @@ TEST_CASE("flush gives up every hole and reports the tail up to a FIN", "[reasse
   CHECK(h.counters.gap_bytes == 9);
 }
 
+TEST_CASE("the pool reuses freed chunks before fresh ones: churn touches no new pages", "[reassembly]") {
+  Harness h(0, 1 << 20, 64);  // 16,384 chunks
+  uint32_t seq = 0;
+  for (int i = 0; i < 5000; ++i) {
+    // A lost segment, three after it buffered (3 chunks), then the hole fills.
+    h.seg(seq + 10, std::string(150, 'b'));
+    REQUIRE(h.pool.in_use() == 3);
+    h.seg(seq, std::string(10, 'a'));
+    REQUIRE(h.pool.in_use() == 0);
+    seq += 160;
+  }
+  CHECK(h.rec.data.size() == 5000u * 160);
+  CHECK(h.pool.touched() == 3);  // the high-water mark, not 15,000 chunks
+}
+
 TEST_CASE("segments far ahead of the window are dropped", "[reassembly]") {
   Harness h(0);
   h.seg((uint32_t{1} << 30) + 5, "junk");
