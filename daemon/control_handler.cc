@@ -207,6 +207,9 @@ json ControlHandler::status() {
                   {"held", e.held_packets()},
                   {"connections", e.connections()},
                   {"strings", e.interner().size()},
+                  {"strings_overflowed", e.interner().overflowed()},
+                  {"anomalous_edges", g.anomalous_edges()},
+                  {"edges_overflowed", g.overflowed_edges()},
                   {"graph_bytes", g.bytes()},
                   {"model_bytes", e.detector().model_bytes()},
                   {"flows", e.detector().flows()}};

@@ -50,10 +50,16 @@ dpi::CaptureOptions capture_options() {
 
 }  // namespace
 
+// Bounds the interner before the detector reads its overflow name.
+Interner& InlineEngine::bounded(Interner& in) {
+  in.set_limits(kMaxStrings, kMaxStringBytes);
+  return in;
+}
+
 InlineEngine::InlineEngine(const EngineOptions& o, const dpi::SiteMap& site, Log& log)
     : opt_(o),
       log_(log),
-      detector_(o.detector, in_),
+      detector_(o.detector, bounded(in_)),
       site_(site),
       decoder_(std::make_unique<dpi::CaptureDecoder>(capture_options(), site_, in_)),
       hold_(o.hold) {}

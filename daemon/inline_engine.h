@@ -72,6 +72,11 @@ struct EngineCounters {
 
 class InlineEngine {
  public:
+  // Bounds on the names clients send (docs/operating.md, "Bounds"): past
+  // them a new name becomes Interner::kOverflowName, whose edges are denied.
+  static constexpr size_t kMaxStrings = 65536;
+  static constexpr size_t kMaxStringBytes = size_t{4} << 20;
+
   InlineEngine(const EngineOptions& o, const dpi::SiteMap& site, Log& log);
   ~InlineEngine();
   InlineEngine(const InlineEngine&) = delete;
@@ -118,6 +123,7 @@ class InlineEngine {
                      // packets pass at once, its access is still judged
   };
 
+  static Interner& bounded(Interner& in);
   // An answer passed before its decoding (see packet()); false when the
   // packet is not one.
   bool answer_first(firewall::PacketTicket& t, std::span<const uint8_t> ip, int64_t now_us);

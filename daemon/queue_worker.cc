@@ -46,6 +46,11 @@ std::unique_ptr<QueueWorker> QueueWorker::start(const WorkerOptions& o, const dp
     *error = err;
     return nullptr;
   }
+  // A saved state loads whole, past the bounds on names if it must (one
+  // saved by a version without them): losing it would be worse. New names
+  // are bounded again after it.
+  Interner& names = w->engine_->interner();
+  names.set_limits(0, 0);
   for (const SnapshotRow& r : rows) {
     CommGraph g(o.engine.detector.graph);
     absl::flat_hash_map<uint32_t, TypeModel> models;
@@ -62,6 +67,7 @@ std::unique_ptr<QueueWorker> QueueWorker::start(const WorkerOptions& o, const dp
              "queue=" + std::to_string(worker) + " generation=" + std::to_string(r.generation) +
                  " error=" + log_value(err));
   }
+  names.set_limits(InlineEngine::kMaxStrings, InlineEngine::kMaxStringBytes);
 
   w->nfq_ = firewall::NfQueue::open(o.queue, error);
   if (!w->nfq_) return nullptr;

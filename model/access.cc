@@ -88,7 +88,7 @@ Value Value::parse(std::string_view s, Interner& in) {
     return v;
   }
   v.kind = Kind::kText;
-  v.text = in.intern(s);
+  v.text = in.intern_value(s);  // bounded apart from names (intern.h)
   return v;
 }
 

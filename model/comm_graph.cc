@@ -34,6 +34,9 @@ std::string_view reason_name(Reason r) {
 }
 
 uint32_t CommGraph::vertex(Sym name, Sym id, Sym type, Sym location) {
+  // The overflow vertex stands for many names: it takes no metadata, so
+  // no type rule or learned relation can cover it.
+  if (!overflow_.empty() && name == overflow_) id = type = location = Sym{};
   if (name.id >= vertex_of_sym_.size()) vertex_of_sym_.resize(std::max<size_t>(name.id + 1, vertex_of_sym_.size() * 2), 0);
   uint32_t& slot = vertex_of_sym_[name.id];
   if (slot == 0) {
@@ -72,7 +75,7 @@ Judgement CommGraph::observe(const Access& a) {
   if (now_ >= next_sweep_) sweep();
 
   const uint32_t s = vertex(a.source(), a.source_id, a.source_type, a.source_location);
-  const uint32_t d = vertex(a.dest(), Sym{}, a.dest_type, a.dest_location);
+  uint32_t d = vertex(a.dest(), Sym{}, a.dest_type, a.dest_location);
   Vertex& sv = vertices_[s];
   if (sv.first_seen < 0) sv.first_seen = now_;
   if (sv.first_spoke < 0) {
@@ -82,10 +85,20 @@ Judgement CommGraph::observe(const Access& a) {
   }
   if (vertices_[d].first_seen < 0) vertices_[d].first_seen = now_;
   const bool src_learning = learning(sv);
+  if (!overflow_.empty() && anomalous_edges_ >= opt_.max_anomalous_edges && !is_overflow(d) &&
+      !edge_index_.contains(edge_key(s, d, a.op)) && would_be_anomalous(s, d, a.op, src_learning)) {
+    // At the bound: judged on the source's edge to the overflow vertex.
+    d = vertex(overflow_, Sym{}, Sym{}, Sym{});
+    if (vertices_[d].first_seen < 0) vertices_[d].first_seen = now_;
+    ++overflowed_edges_;
+  }
+  // One edge per source to or from the overflow vertex, whatever the
+  // operation: at most one per name.
+  const Operation op = is_overflow(s) || is_overflow(d) ? Operation::kOther : a.op;
 
-  auto [it, inserted] = edge_index_.try_emplace(edge_key(s, d, a.op), static_cast<uint32_t>(edges_.size()));
+  auto [it, inserted] = edge_index_.try_emplace(edge_key(s, d, op), static_cast<uint32_t>(edges_.size()));
   if (inserted) {
-    edges_.push_back(Edge{.src = s, .dst = d, .op = a.op, .first_seen = now_, .last_seen = now_});
+    edges_.push_back(Edge{.src = s, .dst = d, .op = op, .first_seen = now_, .last_seen = now_});
     ++live_edges_;
     return judge_new_edge(it->second, src_learning);
   }
@@ -120,6 +133,7 @@ Judgement CommGraph::judge_new_edge(uint32_t ei, bool src_learning) {
   Judgement j{.source_learning = src_learning, .edge = ei};
   auto decide = [&](EdgeState st, Reason why) {
     e.state = st;
+    anomalous_edges_ += anomalous_state(st);
     j.state = st;
     j.reason = why;
     j.anomalous = (st == EdgeState::kPending || st == EdgeState::kDenied);
@@ -134,6 +148,9 @@ Judgement CommGraph::judge_new_edge(uint32_t ei, bool src_learning) {
     return r->second ? decide(EdgeState::kApproved, Reason::kTypeApproved)
                      : decide(EdgeState::kDenied, Reason::kTypeDenied);
   }
+  // The overflow vertex stands for names past the bounds: its edges are
+  // denied at once, with no question (nobody could answer for them).
+  if (is_overflow(e.src) || is_overflow(e.dst)) return decide(EdgeState::kDenied, Reason::kDenied);
   // A relation already waiting for an answer is not learned behind the
   // manager's back by a service still in its learning phase.
   const bool asked = rel.typed() && open_by_relation_.contains(rel);
@@ -160,6 +177,16 @@ Judgement CommGraph::judge_new_edge(uint32_t ei, bool src_learning) {
   return j;
 }
 
+bool CommGraph::would_be_anomalous(uint32_t s, uint32_t d, Operation op, bool src_learning) const {
+  const Relation rel = relation_of(Edge{.src = s, .dst = d, .op = op});
+  if (auto r = service_rules_.find({s, rel}); r != service_rules_.end()) return !r->second;
+  if (auto r = type_rules_.find(rel); r != type_rules_.end()) return !r->second;
+  if (is_overflow(s) || is_overflow(d)) return true;
+  const bool asked = rel.typed() && open_by_relation_.contains(rel);
+  if (src_learning && !asked) return false;
+  return !(opt_.generalise_types && rel.typed() && learned_relations_.contains(rel));
+}
+
 uint32_t CommGraph::ask(uint32_t ei, const Relation& rel) {
   // Typed: one question per relation. Untyped: one per edge, and this edge
   // is new, so it cannot have one yet.
@@ -180,6 +207,7 @@ uint32_t CommGraph::ask(uint32_t ei, const Relation& rel) {
 
 void CommGraph::set_state(uint32_t ei, EdgeState s) {
   Edge& e = edges_[ei];
+  anomalous_edges_ = anomalous_edges_ - anomalous_state(e.state) + anomalous_state(s);
   e.state = s;
   if (s != EdgeState::kPending) e.question = 0;
 }

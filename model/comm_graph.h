@@ -35,6 +35,14 @@ struct GraphOptions {
   // joins, a service that starts late) needs no question for what its
   // peers already do. Off: every instance edge is judged on its own.
   bool generalise_types = true;
+  // Bound on the edges an intruder can make: edges pending or denied, at
+  // most this many (with an overflow name set, see set_overflow_name). Past
+  // it, an access that would make a new pending or denied edge is judged on
+  // its source's edge to the overflow vertex instead (one per source): denied, no new
+  // question; counted in overflowed_edges(). Nothing is dropped (edges and
+  // question ids stay valid for the manager, the store and the state
+  // file); approving a pending edge frees room, denying does not.
+  size_t max_anomalous_edges = 16384;
 };
 
 struct Vertex {
@@ -121,6 +129,18 @@ class CommGraph {
   static constexpr uint32_t kNoVertex = UINT32_MAX;
   bool answer(uint32_t question, bool approve, Scope scope, uint32_t source, std::string* error);
 
+  // The placeholder name of everything past the bounds (Interner::overflow();
+  // empty: no bound on anomalous edges). Its vertex has no type or room;
+  // its edges are denied when made (never learned, no question), and new
+  // anomalous edges past max_anomalous_edges are folded into them: one
+  // per source (operation kOther, whatever the access's).
+  void set_overflow_name(Sym s) { overflow_ = s; }
+  Sym overflow_name() const { return overflow_; }
+  // Edges pending or denied now.
+  size_t anomalous_edges() const { return anomalous_edges_; }
+  // Accesses folded into an edge to the overflow vertex at the bound.
+  uint64_t overflowed_edges() const { return overflowed_edges_; }
+
   // A portable model: services of `type` get no learning phase (the type
   // already has a model), and `rel` is a relation its instances may use
   // without a question. Rules the manager set still win.
@@ -157,6 +177,11 @@ class CommGraph {
   uint32_t ask(uint32_t e, const Relation& rel);
   void set_state(uint32_t e, EdgeState s);
   Relation relation_of(const Edge& e) const;
+  bool is_overflow(uint32_t v) const { return !overflow_.empty() && vertices_[v].name == overflow_; }
+  // Whether a new edge s -> d would be pending or denied (judge_new_edge's
+  // rules, without its effects).
+  bool would_be_anomalous(uint32_t s, uint32_t d, Operation op, bool src_learning) const;
+  static bool anomalous_state(EdgeState s) { return s == EdgeState::kPending || s == EdgeState::kDenied; }
 
   static uint64_t edge_key(uint32_t src, uint32_t dst, Operation op) {
     return (uint64_t{src} << 36) | (uint64_t{dst} << 8) | static_cast<uint8_t>(op);
@@ -170,6 +195,9 @@ class CommGraph {
   std::vector<Edge> edges_;
   absl::flat_hash_map<uint64_t, uint32_t> edge_index_;
   size_t live_edges_ = 0;
+  Sym overflow_;
+  size_t anomalous_edges_ = 0;  // pending or denied
+  uint64_t overflowed_edges_ = 0;
 
   absl::flat_hash_set<Relation> learned_relations_;
   absl::flat_hash_map<Relation, bool> type_rules_;  // true: approved

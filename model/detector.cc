@@ -43,7 +43,9 @@ double excess(const ClusterFeature& cf, double x) {
 
 }  // namespace
 
-Detector::Detector(const DetectorOptions& o, Interner& in) : opt_(o), in_(in), graph_(o.graph) {}
+Detector::Detector(const DetectorOptions& o, Interner& in) : opt_(o), in_(in), graph_(o.graph) {
+  graph_.set_overflow_name(in.overflow());  // empty unless the interner is bounded
+}
 
 uint32_t Detector::node_suffix(const Access& a) {
   const uint32_t id = a.node_address.id;
@@ -465,6 +467,7 @@ void Detector::learn(const Access& a, uint32_t suffix, int where, const Flow& f,
 void Detector::restore(CommGraph g, absl::flat_hash_map<uint32_t, TypeModel> models) {
   graph_ = std::move(g);
   graph_.set_options(opt_.graph);  // the running configuration wins over the file's
+  graph_.set_overflow_name(in_.overflow());
   models_ = std::move(models);
   // Windows and flows index the old graph's vertices: start them afresh.
   instances_.clear();

@@ -579,6 +579,7 @@ struct GraphCodec {
         return fail("graph file is inconsistent (duplicate edge)");
       }
       g.live_edges_ += e.live;
+      g.anomalous_edges_ += CommGraph::anomalous_state(e.state);
     }
     for (const Question& q : g.questions_) {
       if (!q.open) continue;

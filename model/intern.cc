@@ -9,8 +9,31 @@ Interner::Interner() {
   index_.emplace(std::string_view(), 0);
 }
 
+void Interner::set_limits(size_t max_strings, size_t max_bytes) {
+  max_strings_ = max_bytes_ = 0;
+  overflow_ = intern(kOverflowName);
+  max_strings_ = max_strings;
+  max_bytes_ = max_bytes;
+}
+
+Sym Interner::intern_value(std::string_view s) {
+  if (auto it = index_.find(s); it != index_.end()) return Sym{it->second};
+  if ((max_strings_ != 0 && strings_.size() >= max_strings_ / 2) ||
+      (max_bytes_ != 0 && text_bytes_ + s.size() > max_bytes_ / 2)) {
+    ++overflowed_;
+    return overflow_;
+  }
+  return intern(s);
+}
+
 Sym Interner::intern(std::string_view s) {
   if (auto it = index_.find(s); it != index_.end()) return Sym{it->second};
+  if ((max_strings_ != 0 && strings_.size() >= max_strings_) ||
+      (max_bytes_ != 0 && text_bytes_ + s.size() > max_bytes_)) {
+    ++overflowed_;
+    return overflow_;
+  }
+  text_bytes_ += s.size();
   std::string_view owned = copy_to_arena(s);
   const auto id = static_cast<uint32_t>(strings_.size());
   strings_.push_back(owned);

@@ -36,8 +36,29 @@ class Interner {
   Interner(const Interner&) = delete;
   Interner& operator=(const Interner&) = delete;
 
-  // Returns the id of `s`, adding it on first sight.
+  // The placeholder a new string gets past the bounds (see set_limits).
+  static constexpr std::string_view kOverflowName = "(overflow)";
+
+  // Bounds: at most `max_strings` strings and `max_bytes` bytes of text
+  // (0: no bound; the default, for offline tools). Past a bound a new
+  // string is not stored: intern() returns overflow(), the Sym of
+  // kOverflowName (interned here), and counts it in overflowed(). Strings
+  // are never freed (Syms are held everywhere), so a daemon facing names
+  // it cannot trust needs the bound.
+  void set_limits(size_t max_strings, size_t max_bytes);
+  // The placeholder's Sym; empty without bounds.
+  Sym overflow() const { return overflow_; }
+  // New strings refused at the bounds (each got overflow()).
+  uint64_t overflowed() const { return overflowed_; }
+
+  // Returns the id of `s`, adding it on first sight (past the bounds:
+  // overflow()).
   Sym intern(std::string_view s);
+  // intern() for data (a text value, unlike a name, may be new at every
+  // access): adds `s` only while the interner is under half its bounds, so
+  // that values can never use up the room names need; past that a new one
+  // gets overflow() (counted in overflowed()). Unbounded: intern().
+  Sym intern_value(std::string_view s);
   // Returns the id of `s` if it was interned, else the empty Sym.
   Sym find(std::string_view s) const;
   // REQUIRES: `s` came from this Interner.
@@ -56,6 +77,10 @@ class Interner {
   char* cur_ = nullptr;  // free space in the newest small-string block
   size_t cur_left_ = 0;
   size_t arena_bytes_ = 0;
+  size_t text_bytes_ = 0;  // of the strings, for max_bytes
+  size_t max_strings_ = 0, max_bytes_ = 0;
+  Sym overflow_;
+  uint64_t overflowed_ = 0;
   std::vector<std::string_view> strings_;
   absl::flat_hash_map<std::string_view, uint32_t> index_;
 };

@@ -278,3 +278,69 @@ TEST_CASE("a denial for the type overrides an earlier approval for one service",
   CHECK(c.anomalous);
   CHECK(c.reason == Reason::kTypeDenied);
 }
+
+TEST_CASE("anomalous edges are bounded: past the bound they fold into the overflow vertex", "[graph]") {
+  Site s;
+  s.in.set_limits(0, 0);  // no bound on strings here: only the overflow name
+  GraphOptions o;
+  o.max_anomalous_edges = 100;
+  CommGraph g(o);
+  g.set_overflow_name(s.in.overflow());
+  CHECK(g.observe(s.access(L1, M1, Operation::kRead, 0)).reason == Reason::kLearning);
+  // A scan of made-up services (no type known: one question each) after
+  // the learning phase.
+  auto ghost = [&](const std::string& src, const std::string& name, int64_t t) {
+    Access a = s.access(src, name, Operation::kRead, t);
+    a.dest_type = a.dest_location = Sym{};
+    return a;
+  };
+  constexpr int kScan = 5000;
+  for (int i = 0; i < kScan; ++i) {
+    const Judgement j = g.observe(ghost(L1, "ghost" + std::to_string(i), 20 * kMin + i));
+    REQUIRE(j.anomalous);
+  }
+  CHECK(g.anomalous_edges() <= 101);
+  CHECK(g.edges().size() <= 102);   // the learned one, 100 pending, one to the overflow vertex
+  CHECK(g.questions().size() == 100);
+  CHECK(g.overflowed_edges() == kScan - 100);
+  const Edge& last = g.edges().back();
+  CHECK(s.in.str(g.vertices()[last.dst].name) == Interner::kOverflowName);
+  CHECK(last.state == EdgeState::kDenied);
+  CHECK(last.op == Operation::kOther);  // one edge per source, whatever the operation
+  CHECK(last.count == kScan - 100);
+  // Other operations past the bound fold into the same edge.
+  const size_t edges = g.edges().size();
+  for (Operation op : {Operation::kWrite, Operation::kSubscribe, Operation::kLockSubtree}) {
+    Access a = ghost(L1, "ghost-w", 25 * kMin);
+    a.op = op;
+    CHECK(g.observe(a).anomalous);
+  }
+  CHECK(g.edges().size() == edges);
+  // The learned edge still passes; early questions can still be answered,
+  // and approving frees room (the overflow edge counts too: two approvals).
+  CHECK_FALSE(g.observe(s.access(L1, M1, Operation::kRead, 30 * kMin)).anomalous);
+  std::string err;
+  REQUIRE(g.answer(1, true, Scope::kService, CommGraph::kNoVertex, &err));
+  REQUIRE(g.answer(2, true, Scope::kService, CommGraph::kNoVertex, &err));
+  CHECK_FALSE(g.observe(ghost(L1, "ghost0", 30 * kMin)).anomalous);
+  const Judgement j = g.observe(ghost(L1, "new1", 30 * kMin));
+  CHECK(j.reason == Reason::kNewEdge);
+  CHECK(j.state == EdgeState::kPending);
+}
+
+TEST_CASE("edges with the overflow name are never learned and raise no question", "[graph]") {
+  Site s;
+  s.in.set_limits(0, 0);
+  CommGraph g;
+  g.set_overflow_name(s.in.overflow());
+  // In the learning phase: a new name past the interner's bound is not learned.
+  Access a = s.access(L1, M1, Operation::kRead, 0);
+  a.dest_address = a.node_address = s.in.overflow();
+  const Judgement j = g.observe(a);
+  CHECK(j.anomalous);
+  CHECK(j.state == EdgeState::kDenied);
+  CHECK(j.question == 0);
+  CHECK(g.questions().empty());
+  CHECK(g.vertices()[g.edges()[j.edge].dst].type.empty());  // it takes no type
+  CHECK_FALSE(g.observe(s.access(L1, M1, Operation::kRead, 1)).anomalous);
+}

@@ -439,3 +439,29 @@ TEST_CASE("inline engine: the answer to an upgrade waits for its decoding", "[in
   CHECK(r.engine->counters().answered_first.get() == 0);
   CHECK(r.sink.sent_now.empty());
 }
+
+TEST_CASE("inline engine: the names a scan sends are bounded, and those past the bound are dropped", "[inline]") {
+  Rig r(firewall::Mode::kEnforce, 1000);
+  Conn learn = connection("10.2.0.1", 40001, {"/agent1/lightcontrol1/state"});
+  r.send(learn.p, 0, learn.p.ip.size());
+  r.now_us += 5'000'000;  // past the learning phase
+  // 4,000 made-up services, each with a long node path (1.5 KB): 6 MB of
+  // names, past the interner's 4 MiB.
+  const std::string pad(1500, 'x');
+  for (int i = 0; i < 4000; ++i) {
+    Conn c = connection("10.2.0.1", static_cast<uint16_t>(20000 + i), {"/agent1/ghost" + std::to_string(i) + "/" + pad});
+    r.send(c.p, 0, c.requests[0].first);  // the handshake
+    const auto ids = r.send(c.p, c.requests[0].first, c.requests[0].second);
+    REQUIRE(r.sink.of(ids.back()) != VerdictKind::kAccept);
+  }
+  const Interner& in = r.engine->interner();
+  CHECK(in.overflowed() > 0);
+  CHECK(in.size() <= InlineEngine::kMaxStrings);
+  CHECK(in.bytes() < (size_t{6} << 20));  // 4 MiB of text, plus its index
+  const CommGraph& g = r.engine->detector().graph();
+  CHECK(g.vertices().size() <= in.size());
+  CHECK(r.sink.undecided.get() == 0);
+  // The learned access still passes.
+  Conn ok = connection("10.2.0.1", 40002, {"/agent1/lightcontrol1/state"});
+  for (uint32_t id : r.send(ok.p, 0, ok.p.ip.size())) CHECK(r.sink.of(id) == VerdictKind::kAccept);
+}
