@@ -290,7 +290,15 @@ def main():
             status = d.ctl("status")
             res["status"] = status["queues"][0]
             res["backend"] = status["backend"]
+            # "waiting" is a packet the daemon has not read yet at this
+            # instant (the last FINs of the drivers' connections): read it
+            # again until the queue is empty (a verdict still owed after
+            # 2 s is one).
+            kq_deadline = time.time() + 2
             res["kernel_queue"] = kernel_queue_stats(site)
+            while any(q["waiting"] for q in res["kernel_queue"].values()) and time.time() < kq_deadline:
+                time.sleep(0.1)
+                res["kernel_queue"] = kernel_queue_stats(site)
             res["trace"] = {"total": trep["total"], "per_label": trep["per_label"],
                             "latency_ms": trep["latency_ms"]}
             res["bursts"] = {"count": bursts.bursts, "sent": bursts.sent, "answered": bursts.answered,
