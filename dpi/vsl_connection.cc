@@ -400,8 +400,10 @@ void VslConnection::on_read_answer(Pending& p, const HttpMessage& m) {
   if (m.status < 200 || m.status >= 300) {
     counters_.add(DecodeCounters::kReadFailed);
   } else if (decode_body(m)) {
-    // A node without a value (a composed node) reads as none, as the traces say.
-    if (fields_.has_value) {
+    // A node without a value (a composed node) reads as none, as the traces
+    // say. Emitted at its request (inline), the read no longer needs it.
+    if (p.emitted) {
+    } else if (fields_.has_value) {
       a.value = Value::parse(fields_.value, in_);
     } else if (!fields_.is_string) {
       a.value = Value::None();
