@@ -228,6 +228,7 @@ json ControlHandler::status() {
     q["streamed"] = c.streamed.get();
     q["answered_first"] = c.answered_first.get();
     q["non_vsl"] = c.non_vsl.get();
+    q["refused"] = c.refused.get();
     q["malformed"] = c.malformed.get();
     q["kernel_lost"] = w->queue_counters().enobufs.get();
     queues.push_back(std::move(q));

@@ -51,15 +51,15 @@ dpi::CaptureOptions capture_options() {
 }  // namespace
 
 // Bounds the interner before the detector reads its overflow name.
-Interner& InlineEngine::bounded(Interner& in) {
-  in.set_limits(kMaxStrings, kMaxStringBytes);
+Interner& InlineEngine::bounded(Interner& in, const EngineOptions& o) {
+  in.set_limits(o.max_names, o.max_name_bytes);
   return in;
 }
 
 InlineEngine::InlineEngine(const EngineOptions& o, const dpi::SiteMap& site, Log& log)
     : opt_(o),
       log_(log),
-      detector_(o.detector, bounded(in_)),
+      detector_(o.detector, bounded(in_, o)),
       site_(site),
       decoder_(std::make_unique<dpi::CaptureDecoder>(capture_options(), site_, in_)),
       hold_(o.hold) {}
@@ -286,6 +286,9 @@ void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t n
     case dpi::InlinePacket::Kind::kVsl:
       finish(t, Action::kAccept, false);  // plumbing and answers
       return;
+    case dpi::InlinePacket::Kind::kRefused:
+      refused(t, mark, p);
+      return;
     case dpi::InlinePacket::Kind::kTls:
     case dpi::InlinePacket::Kind::kOther:
       break;
@@ -321,6 +324,34 @@ void InlineEngine::packet(PacketTicket t, std::span<const uint8_t> ip, int64_t n
   }
   *mark = kAllowed;
   release(conn, Action::kAccept);  // bytes held while sniffing
+  finish(t, Action::kAccept, false);
+}
+
+// A client's bytes on a connection whose requests can no longer be judged
+// (it began as HTTP): dropped in enforce, and the connection with them.
+// The server's bytes (answers to requests judged before) pass.
+void InlineEngine::refused(PacketTicket& t, uint8_t* mark, const dpi::InlinePacket& p) {
+  if (p.dir != dpi::Direction::kToServer || !p.payload) {
+    finish(t, Action::kAccept, false);
+    return;
+  }
+  counters_.refused.add();
+  const firewall::PolicyDecision d = firewall::decide(opt_.mode, /*anomalous=*/true);
+  if (d.would_drop && d.action == Action::kAccept) counters_.would_drop.add();
+  if (opt_.mode != firewall::Mode::kLearning) {
+    log_.limited(LogLevel::kWarning, "refused",
+                 "queue=" + std::to_string(opt_.queue) +
+                     " action=" + (d.action == Action::kDrop ? "drop" : "would_drop") +
+                     " client=" + p.info.client.to_string() + " server=" + p.info.server.to_string() +
+                     " reason=" + log_value("request the decoder cannot judge"));
+  }
+  if (d.action == Action::kDrop) {
+    condemn(mark);
+    release(p.info.id, Action::kDrop);
+    finish(t, Action::kDrop, opt_.reset_on_deny);
+    return;
+  }
+  release(p.info.id, Action::kAccept);
   finish(t, Action::kAccept, false);
 }
 

@@ -16,6 +16,9 @@
 //   - a connection that is not plaintext VSL (TLS, or bytes that are not
 //     HTTP) follows the non-VSL setting: accept, drop, or judged once as an
 //     edge-level access (operation unknown) whose verdict sticks;
+//   - a connection that began as HTTP but whose requests can no longer be
+//     judged (bytes the parser refuses, a URL too long, an unknown path):
+//     its client's bytes are dropped in enforce mode, and it is condemned;
 //   - a malformed packet on a queued port is dropped in enforce mode.
 //
 // Every packet given to packet() gets exactly one verdict (PacketTicket).
@@ -43,7 +46,14 @@
 
 namespace iotwall {
 
+// Bounds on the names clients send (docs/operating.md, "Bounds"): past
+// them a new name becomes Interner::kOverflowName, whose edges are denied.
+inline constexpr size_t kMaxNames = 262144;
+inline constexpr size_t kMaxNameBytes = size_t{16} << 20;
+
 struct EngineOptions {
+  size_t max_names = kMaxNames;
+  size_t max_name_bytes = kMaxNameBytes;
   firewall::Mode mode = firewall::Mode::kEnforce;
   firewall::HoldLimits hold;
   firewall::Action hold_at_limit = firewall::Action::kAccept;
@@ -67,6 +77,7 @@ struct EngineCounters {
   firewall::Counter would_drop;    // monitor mode: drops not done
   firewall::Counter condemned;     // connections condemned by a drop
   firewall::Counter non_vsl;       // connections judged by the non-VSL setting
+  firewall::Counter refused;       // client packets of HTTP connections no longer judgeable
   firewall::Counter malformed;     // packets the parser refused
 };
 
@@ -74,8 +85,6 @@ class InlineEngine {
  public:
   // Bounds on the names clients send (docs/operating.md, "Bounds"): past
   // them a new name becomes Interner::kOverflowName, whose edges are denied.
-  static constexpr size_t kMaxStrings = 65536;
-  static constexpr size_t kMaxStringBytes = size_t{4} << 20;
 
   InlineEngine(const EngineOptions& o, const dpi::SiteMap& site, Log& log);
   ~InlineEngine();
@@ -123,11 +132,12 @@ class InlineEngine {
                      // packets pass at once, its access is still judged
   };
 
-  static Interner& bounded(Interner& in);
+  static Interner& bounded(Interner& in, const EngineOptions& o);
   // An answer passed before its decoding (see packet()); false when the
   // packet is not one.
   bool answer_first(firewall::PacketTicket& t, std::span<const uint8_t> ip, int64_t now_us);
   void judge(const Access& a, bool* drop);
+  void refused(firewall::PacketTicket& t, uint8_t* mark, const dpi::InlinePacket& p);
   void finish(firewall::PacketTicket& t, firewall::Action a, bool reset);
   void release(uint64_t conn, firewall::Action a);
   // REQUIRES: `mark` is the current packet's connection's.

@@ -67,7 +67,7 @@ std::unique_ptr<QueueWorker> QueueWorker::start(const WorkerOptions& o, const dp
              "queue=" + std::to_string(worker) + " generation=" + std::to_string(r.generation) +
                  " error=" + log_value(err));
   }
-  names.set_limits(InlineEngine::kMaxStrings, InlineEngine::kMaxStringBytes);
+  names.set_limits(o.engine.max_names, o.engine.max_name_bytes);
 
   w->nfq_ = firewall::NfQueue::open(o.queue, error);
   if (!w->nfq_) return nullptr;

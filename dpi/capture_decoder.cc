@@ -58,7 +58,8 @@ class CaptureDecoder::Connection final : public ConnectionHandler, private TlsLi
   InlinePacket::Kind kind() const {
     if (!inner_) return InlinePacket::Kind::kSniffing;
     if (tls_) return InlinePacket::Kind::kTls;
-    return vsl_->decoding() ? InlinePacket::Kind::kVsl : InlinePacket::Kind::kOther;
+    if (vsl_->decoding()) return InlinePacket::Kind::kVsl;
+    return http_like_ ? InlinePacket::Kind::kRefused : InlinePacket::Kind::kOther;
   }
   uint8_t* mark() { return &mark_; }
   // Plaintext HTTP both ways, no upgrade under way: the server's bytes are
@@ -68,12 +69,21 @@ class CaptureDecoder::Connection final : public ConnectionHandler, private TlsLi
  private:
   static constexpr size_t kSniff = 6;  // a record header and a handshake type
 
+  // The client's first bytes begin a request line: a method (capitals)
+  // and its space, or capitals only as far as they go.
+  static bool looks_like_request(std::span<const uint8_t> head) {
+    size_t i = 0;
+    while (i < head.size() && head[i] >= 'A' && head[i] <= 'Z') ++i;
+    return i > 0 && (i == head.size() || head[i] == ' ');
+  }
+
   void decide(int64_t ts_us) {
     const std::span<const uint8_t> head(head_.data(), held_);
     if (looks_like_tls(head)) {
       tls_.emplace(static_cast<TlsListener*>(this), &owner_.tls_);
       inner_ = &*tls_;
     } else {
+      http_like_ = held_dir_ == Direction::kToServer && looks_like_request(head);
       vsl_.emplace(info_, owner_.dir_, owner_.in_, static_cast<AccessSink&>(owner_), owner_.decode_);
       if (owner_.inline_) vsl_->emit_at_request();
       inner_ = &*vsl_;
@@ -108,6 +118,7 @@ class CaptureDecoder::Connection final : public ConnectionHandler, private TlsLi
   std::array<uint8_t, kSniff> head_{};  // first bytes, until decided
   size_t held_ = 0;
   Direction held_dir_ = Direction::kToServer;
+  bool http_like_ = false;  // the client's first bytes began a request line
   std::optional<VslConnection> vsl_;
   std::optional<TlsObserver> tls_;
   std::string client_id_, server_id_, sni_;

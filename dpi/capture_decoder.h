@@ -54,7 +54,11 @@ struct InlinePacket {
     kSniffing,  // too few bytes yet to tell TLS from HTTP
     kVsl,       // plaintext HTTP being decoded
     kTls,
-    kOther,     // neither: not HTTP, or decoding stopped (a gap, a parse error)
+    kOther,     // neither: not HTTP from its first bytes
+    // Began as HTTP, but its requests can no longer be judged: bytes the
+    // parser refuses, a gap, a URL too long, a path the decoder does not
+    // know. What follows must not pass unjudged.
+    kRefused,
   };
   ParseStatus status = ParseStatus::kOk;
   bool payload = false;  // TCP payload bytes

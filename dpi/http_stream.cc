@@ -16,6 +16,10 @@ namespace iotwall::dpi {
 namespace {
 
 namespace bhttp = boost::beast::http;
+
+// Buffers over this are given back once used: a connection that once
+// carried a large header or body must not keep it for its lifetime.
+constexpr size_t kKeepCapacity = 4096;
 using boost::beast::error_code;
 using BeastView = boost::beast::string_view;
 
@@ -120,6 +124,8 @@ struct HttpStream::Impl {
   size_t feed(std::string_view in);
   // A parse error (or the listener stopping the stream) ends the direction.
   bool failed(const error_code& ec);
+  // True (and failed) when `waiting` holds a line ended by a bare LF.
+  bool bare_lf(std::string_view waiting);
 
   // Beast callbacks.
   void on_start(HttpMethod m, unsigned status, std::string_view target);
@@ -141,6 +147,16 @@ HttpStream::HttpStream(Kind kind, Listener& listener, DecodeCounters& counters, 
 }
 
 HttpStream::~HttpStream() = default;
+
+// Beast ends lines at CRLF only and would wait for one forever, while a
+// lenient server (Jetty) also ends them at a bare LF and runs the request:
+// a bare LF in a header not complete yet is an error, not more to wait for.
+bool HttpStream::Impl::bare_lf(std::string_view waiting) {
+  for (size_t i = waiting.find('\n'); i != std::string_view::npos; i = waiting.find('\n', i + 1)) {
+    if (i == 0 || waiting[i - 1] != '\r') return failed(bhttp::error::bad_line_ending);
+  }
+  return false;
+}
 
 bool HttpStream::Impl::failed(const error_code& ec) {
   if (s.state_ != State::kHttp) return true;  // stopped by the listener during a callback
@@ -173,6 +189,7 @@ size_t HttpStream::Impl::feed(std::string_view in) {
       }
       if (ec == bhttp::error::need_more) {
         // A header (or chunk line) cut by the packet: kept until whole.
+        if (bare_lf(in.substr(used))) return used;
         if (in.size() - used > kMaxHead) {
           failed(bhttp::error::header_limit);
           return used;
@@ -194,9 +211,13 @@ size_t HttpStream::Impl::feed(std::string_view in) {
         return used > unparsed ? used - unparsed : 0;
       }
       kept.erase(0, n);
-      if (ec == bhttp::error::need_more) continue;  // more input, or return once all is kept
-      used -= kept.size();  // the rest is parsed from `in` again
+      if (ec == bhttp::error::need_more) {
+        if (bare_lf(kept)) return used - std::min(used, kept.size());
+        continue;  // more input, or return once all is kept
+      }
+      used -= std::min(used, kept.size());  // the rest is parsed from `in` again
       kept.clear();
+      if (kept.capacity() > kKeepCapacity) std::string().swap(kept);  // a long header's buffer goes
     }
     if (done()) {
       end();
@@ -290,6 +311,7 @@ void HttpStream::Impl::on_finish(error_code* ec) {
 }
 
 void HttpStream::begin_message() {
+  if (body_.capacity() > kKeepCapacity) std::string().swap(body_);  // a large body's buffer goes
   in_message_ = true;
   msg_ = HttpMessage();
   msg_.is_request = kind_ == Kind::kRequests;

@@ -251,7 +251,25 @@ bool VslConnection::response_without_body() {
   return pending_size_ > 0 && pending_[pending_head_].method == HttpMethod::kHead;
 }
 
+// Inline, a request whose access does not depend on its body is handled
+// at its headers: a server may act on it then (a GET with a body it never
+// finishes would otherwise never be judged).
+void VslConnection::on_http_headers(const HttpMessage& m) {
+  if (!m.is_request || !at_request_ || m.method == HttpMethod::kPut || m.method == HttpMethod::kPost) return;
+  judged_at_headers_ = true;
+  on_request(m);
+}
+
+void VslConnection::refuse() {
+  mode_[0] = Mode::kStopped;
+  requests_.stop();
+}
+
 void VslConnection::on_http_message(const HttpMessage& m) {
+  if (m.is_request && judged_at_headers_) {
+    judged_at_headers_ = false;
+    return;
+  }
   if (m.is_request) {
     on_request(m);
   } else {
@@ -283,10 +301,10 @@ void VslConnection::on_request(const HttpMessage& m) {
   }
   if (judged_upgrade) {
     counters_.add(DecodeCounters::kHttpUpgradeJudged);
-    mode_[0] = Mode::kStopped;
-    requests_.stop();
+    refuse();
   }
-  if (m.url_truncated) {  // counted by the stream
+  if (m.url_truncated || (at_request_ && path.size() > kMaxInlinePath)) {  // counted by the stream
+    if (at_request_) refuse();
     push(p);
     return;
   }
@@ -329,6 +347,7 @@ void VslConnection::on_request(const HttpMessage& m) {
     counters_.add(DecodeCounters::kCallbackStream);
   } else {
     counters_.add(DecodeCounters::kUnknownPath);
+    if (at_request_) refuse();  // nothing to judge it by: it must not pass
   }
   push(p);
 }

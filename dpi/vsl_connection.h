@@ -54,6 +54,9 @@ class VslConnection : public ConnectionHandler,
  public:
   static constexpr size_t kMaxPending = 64;      // unanswered requests kept
   static constexpr size_t kMaxHeld = 64 * 1024;  // client bytes held during an upgrade
+  // Inline, a request path longer than this is refused: no VSL address is
+  // near it, and each one would be a new name to keep.
+  static constexpr size_t kMaxInlinePath = 1024;
 
   VslConnection(const ConnectionInfo& info, Directory& dir, Interner& in, AccessSink& sink,
                 DecodeCounters& counters);
@@ -102,12 +105,16 @@ class VslConnection : public ConnectionHandler,
 
   // HttpStream::Listener
   bool response_without_body() override;
+  void on_http_headers(const HttpMessage& m) override;
   void on_http_message(const HttpMessage& m) override;
   // WebSocketStream::Listener
   void on_ws_message(const WebSocketStream& from, bool text, std::string_view payload,
                      int64_t ts_us) override;
 
   void on_request(const HttpMessage& m);
+  // Inline: the client's requests can no longer be judged; they stop being
+  // decoded, which the firewall sees (CaptureDecoder's kind kRefused).
+  void refuse();
   void on_response(const HttpMessage& m);
   void on_upgrade_answer(bool accepted);
   // Decodes a request under /vsl (or /search): a read goes into *p to wait
@@ -146,6 +153,7 @@ class VslConnection : public ConnectionHandler,
   std::array<Mode, 2> mode_{Mode::kHttp, Mode::kHttp};
   bool closed_ = false;
   bool at_request_ = false;
+  bool judged_at_headers_ = false;  // the request being received was handled at its headers
   bool responses_lost_ = false;
   std::string held_;  // client bytes after an upgrade request, until its answer
   int64_t held_ts_ = 0;

@@ -371,7 +371,10 @@ TEST_CASE("inline engine: bytes after an allowed request that stop the decoder g
                                    "PUT /vsl/agent1/doorlock1/lock HTTP/1.1\r\nNo colon\r\n\r\n");
   const auto ids = r.send(p, 0, p.ip.size());
   CHECK(r.sink.of(ids.back()) == VerdictKind::kReject);
-  CHECK(r.engine->counters().non_vsl.get() == 1);
+  // It began as HTTP: refused and condemned, not the non-VSL rule.
+  CHECK(r.engine->counters().refused.get() == 1);
+  CHECK(r.engine->counters().non_vsl.get() == 0);
+  CHECK(r.engine->counters().condemned.get() == 1);
 }
 
 TEST_CASE("inline engine: a condemned connection is forgotten after the short timeout", "[inline]") {
@@ -442,13 +445,16 @@ TEST_CASE("inline engine: the answer to an upgrade waits for its decoding", "[in
 
 TEST_CASE("inline engine: the names a scan sends are bounded, and those past the bound are dropped", "[inline]") {
   Rig r(firewall::Mode::kEnforce, 1000);
+  EngineOptions o = r.engine->options();
+  o.max_name_bytes = size_t{4} << 20;  // smaller than the daemon's, for a quick test
+  r.engine = std::make_unique<InlineEngine>(o, r.site, r.log);
   Conn learn = connection("10.2.0.1", 40001, {"/agent1/lightcontrol1/state"});
   r.send(learn.p, 0, learn.p.ip.size());
   r.now_us += 5'000'000;  // past the learning phase
-  // 4,000 made-up services, each with a long node path (1.5 KB): 6 MB of
-  // names, past the interner's 4 MiB.
-  const std::string pad(1500, 'x');
-  for (int i = 0; i < 4000; ++i) {
+  // 4,000 made-up services, each with a long node path (1 KB, the longest
+  // a path may be inline): 4 MB of names, past the 4 MiB bound.
+  const std::string pad(1000, 'x');
+  for (int i = 0; i < 4400; ++i) {
     Conn c = connection("10.2.0.1", static_cast<uint16_t>(20000 + i), {"/agent1/ghost" + std::to_string(i) + "/" + pad});
     r.send(c.p, 0, c.requests[0].first);  // the handshake
     const auto ids = r.send(c.p, c.requests[0].first, c.requests[0].second);
@@ -456,7 +462,7 @@ TEST_CASE("inline engine: the names a scan sends are bounded, and those past the
   }
   const Interner& in = r.engine->interner();
   CHECK(in.overflowed() > 0);
-  CHECK(in.size() <= InlineEngine::kMaxStrings);
+  CHECK(in.size() <= o.max_names);
   CHECK(in.bytes() < (size_t{6} << 20));  // 4 MiB of text, plus its index
   const CommGraph& g = r.engine->detector().graph();
   CHECK(g.vertices().size() <= in.size());
@@ -464,4 +470,46 @@ TEST_CASE("inline engine: the names a scan sends are bounded, and those past the
   // The learned access still passes.
   Conn ok = connection("10.2.0.1", 40002, {"/agent1/lightcontrol1/state"});
   for (uint32_t id : r.send(ok.p, 0, ok.p.ip.size())) CHECK(r.sink.of(id) == VerdictKind::kAccept);
+}
+
+TEST_CASE("inline engine: a GET is judged at its headers, whether or not its body ever ends", "[inline]") {
+  // A server acts on a GET once its headers are in: a body announced and
+  // never finished must not keep it from being judged.
+  Rig r(firewall::Mode::kEnforce, 1000);
+  learned(r);
+  const Packets p = raw(40301, "GET /vsl/agent1/doorlock1/lock HTTP/1.1\r\nHost: 10.0.0.1:8081\r\n"
+                               "Content-Length: 100000\r\n\r\n{\"partial\":");
+  const auto ids = r.send(p, 0, p.ip.size());
+  CHECK(r.sink.of(ids.back()) == VerdictKind::kReject);
+  CHECK(r.engine->detector().graph().open_questions() == 1);
+  CHECK(r.engine->held_packets() == 0);
+}
+
+TEST_CASE("inline engine: requests the decoder cannot judge are refused, with their connection", "[inline]") {
+  // A path it does not know (an encoding the KA may decode), a path too
+  // long to be a VSL address, a line ending its parser refuses: dropped,
+  // never passed for want of an access to judge.
+  const std::vector<std::string> requests = {
+      "GET /%76sl/agent1/doorlock1/lock HTTP/1.1\r\nHost: 10.0.0.1:8081\r\n\r\n",
+      "GET /vsl/agent1/doorlock1/" + std::string(1100, 'x') + " HTTP/1.1\r\nHost: 10.0.0.1:8081\r\n\r\n",
+      "GET /vsl/agent1/doorlock1/lock HTTP/1.1\nHost: 10.0.0.1:8081\n\n",
+  };
+  uint16_t port = 40302;
+  for (const std::string& req : requests) {
+    INFO(req.substr(0, 40));
+    Rig r(firewall::Mode::kEnforce, 1000);
+    learned(r);
+    const Packets p = raw(port++, req);
+    const auto ids = r.send(p, 0, p.ip.size());
+    CHECK(r.sink.of(ids.back()) == VerdictKind::kReject);
+    CHECK(r.engine->counters().refused.get() == 1);
+    CHECK(r.engine->counters().condemned.get() == 1);
+  }
+  // Monitor mode: counted, not dropped.
+  Rig m(firewall::Mode::kMonitor, 1000);
+  learned(m);
+  const Packets p = raw(40310, requests[0]);
+  const auto ids = m.send(p, 0, p.ip.size());
+  CHECK(m.sink.of(ids.back()) == VerdictKind::kAccept);
+  CHECK(m.engine->counters().would_drop.get() == 1);
 }

@@ -339,3 +339,26 @@ TEST_CASE("a header cut by the end of the direction is counted", "[http]") {
   CHECK(c.http_errors(static_cast<int>(boost::beast::http::error::partial_message)) == 1);
   CHECK(r.msgs.empty());
 }
+
+TEST_CASE("a line ended by a bare LF stops the direction instead of waiting for a CRLF", "[http]") {
+  // A lenient server would run this request: the direction stops at once,
+  // it does not wait for a CRLF that never comes.
+  DecodeCounters c;
+  Recorder r;
+  HttpStream s(HttpStream::Kind::kRequests, r, c);
+  s.feed(bytes("GET /vsl/a HTTP/1.1\nHost: ka\n\n"), 1);
+  CHECK(s.state() == HttpStream::State::kStopped);  // Beast refuses this one itself
+  CHECK(c.http_errors_total() == 1);
+  // Cut in its first line (as the decoder's sniffing cuts it), Beast would
+  // only look for the blank line that ends a header, and wait for it.
+  DecodeCounters c2;
+  Recorder r2;
+  HttpStream s2(HttpStream::Kind::kRequests, r2, c2);
+  s2.feed(bytes("GET /v"), 1);
+  CHECK(s2.state() == HttpStream::State::kHttp);
+  s2.feed(bytes("sl/a HTTP/1.1\nHost: ka\n\n"), 2);
+  CHECK(s2.state() == HttpStream::State::kStopped);
+  CHECK(c2.http_errors(static_cast<int>(boost::beast::http::error::bad_line_ending)) == 1);
+  CHECK(r.msgs.empty());
+  CHECK(r2.msgs.empty());
+}
