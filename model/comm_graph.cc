@@ -34,9 +34,15 @@ std::string_view reason_name(Reason r) {
 }
 
 uint32_t CommGraph::vertex(Sym name, Sym id, Sym type, Sym location) {
-  // The overflow vertex stands for many names: it takes no metadata, so
-  // no type rule or learned relation can cover it.
-  if (!overflow_.empty() && name == overflow_) id = type = location = Sym{};
+  // The placeholder stands for many names: its vertex takes no metadata, so
+  // no type rule or learned relation can cover it, and it is never a type,
+  // a room or an id (services whose model id overflowed must not share one).
+  if (!overflow_.empty()) {
+    if (name == overflow_) id = type = location = Sym{};
+    if (id == overflow_) id = Sym{};
+    if (type == overflow_) type = Sym{};
+    if (location == overflow_) location = Sym{};
+  }
   if (name.id >= vertex_of_sym_.size()) vertex_of_sym_.resize(std::max<size_t>(name.id + 1, vertex_of_sym_.size() * 2), 0);
   uint32_t& slot = vertex_of_sym_[name.id];
   if (slot == 0) {

@@ -459,7 +459,10 @@ void Detector::learn(const Access& a, uint32_t suffix, int where, const Flow& f,
   n.kinds.add(kind_index(a.value.kind));
   if (a.value.kind == Value::Kind::kNumber) {
     n.number.add(a.value.number, static_cast<double>(a.time_ms) / 1000);
-  } else if (a.value.kind == Value::Kind::kText || a.value.kind == Value::Kind::kBool) {
+  } else if (a.value.kind == Value::Kind::kBool ||
+             (a.value.kind == Value::Kind::kText && (in_.overflow().empty() || a.value.text != in_.overflow()))) {
+    // Not a text value past the names' bound: it has no identity of its
+    // own, and as a category every later unseen value would match it.
     n.text.add(TextValues::key(a.value));
   }
 }

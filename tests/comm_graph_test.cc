@@ -344,3 +344,19 @@ TEST_CASE("edges with the overflow name are never learned and raise no question"
   CHECK(g.vertices()[g.edges()[j.edge].dst].type.empty());  // it takes no type
   CHECK_FALSE(g.observe(s.access(L1, M1, Operation::kRead, 1)).anomalous);
 }
+
+TEST_CASE("the overflow name is never a type, a room or an id", "[graph]") {
+  // Services whose model id overflowed must not share one type (they would
+  // skip each other's learning phase and share learned relations).
+  Site s;
+  s.in.set_limits(0, 0);
+  CommGraph g;
+  g.set_overflow_name(s.in.overflow());
+  Access a = s.access(L1, M1, Operation::kRead, 0);
+  a.source_type = a.source_location = a.source_id = s.in.overflow();
+  const Judgement j = g.observe(a);
+  const Vertex& v = g.vertices()[g.edges()[j.edge].src];
+  CHECK(v.type.empty());
+  CHECK(v.location.empty());
+  CHECK(v.id.empty());
+}

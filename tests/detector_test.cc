@@ -731,3 +731,21 @@ TEST_CASE("detector: flows are bounded; pending edges create none", "[detector][
   CHECK(d.flows() <= 50);
   CHECK(d.untracked_accesses() == 151);
 }
+
+TEST_CASE("detector: a text value past the names' bound is never learned as a category", "[detector][bounds]") {
+  // Past the bound every new text value is the one placeholder: learned as
+  // a category, it would make every later unseen value look known.
+  Site s;
+  s.in.set_limits(1'000'000, size_t{1} << 30);  // only to have the placeholder
+  Detector d(short_options(1, 3), s.in);
+  const Value overflowed = Value::Text(s.in.overflow());
+  for (int i = 0; i < 3; ++i) {
+    d.observe(s.access(L1, T1, "mode", s.text("eco"), i * kMin));
+    d.observe(s.access(L1, T1, "mode", s.text("comfort"), i * kMin + 30 * kSec));
+    d.observe(s.access(L1, T1, "mode", overflowed, i * kMin + 45 * kSec));
+  }
+  CHECK_FALSE(d.observe(s.access(L1, T1, "mode", s.text("eco"), 180 * kSec)).anomalous);
+  const Verdict v = d.observe(s.access(L1, T1, "mode", overflowed, 181 * kSec));
+  CHECK(v.feature == Feature::kValue);
+  CHECK(v.anomalous);
+}
